@@ -1,0 +1,3 @@
+from aisys.cli import main
+
+main()

@@ -1,0 +1,179 @@
+"""The `aisys` command line. Heavy imports (torch, the checks) happen inside commands only,
+so `aisys --help` and `aisys lab list` stay instant."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from aisys import __version__
+from aisys.catalog import LABS, find_lab, find_labs
+from aisys.errors import UserError
+
+LANGS = click.Choice(["en", "zh"])
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _available(lab):
+    if not lab.available:
+        raise UserError(f"lab {lab.slug!r} is not available yet (see `aisys lab list`)")
+    return lab
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aisys")
+def cli() -> None:
+    """aisys — hands-on labs for the internals of AI frameworks.
+
+    \b
+    aisys lab list              the eight labs
+    aisys lab show graph        read a lab's brief (--lang zh for 中文)
+    aisys lab run graph         run the demo on your code (--solution: the reference)
+    aisys check graph           grade your code
+    """
+
+
+@cli.group()
+def lab() -> None:
+    """List, read and run the labs."""
+
+
+@lab.command("list")
+def lab_list() -> None:
+    """All labs: number, slug, titles, exercises and points."""
+    from rich.table import Table
+
+    table = Table(title="aisys labs", title_justify="left")
+    for column in ("#", "slug", "title", "标题", "exercises", "points", "status"):
+        table.add_column(column)
+    for item in LABS:
+        status = "[green]ready[/]" if item.available else "[dim]not available yet[/]"
+        table.add_row(f"{item.number:02d}", item.slug, item.title_en, item.title_zh,
+                      str(len(item.exercises)), f"{item.max_score:g}", status)
+    _console().print(table)
+
+
+@lab.command("show")
+@click.argument("name")
+@click.option("--lang", type=LANGS, default="en", show_default=True, help="en: README.md, zh: README.zh.md")
+@click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
+def lab_show(name: str, lang: str, labs_dir: Path | None) -> None:
+    """Print a lab's brief in the terminal."""
+    from aisys.catalog import REPO_DIR
+    from aisys.ui.brief import brief
+    from aisys.workspace import resolve_labs_dir
+
+    item = find_lab(name)
+    filename = "README.zh.md" if lang == "zh" else "README.md"
+    candidates = [resolve_labs_dir(labs_dir) / item.folder / filename, REPO_DIR / "labs" / item.folder / filename]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise UserError(f"lab {item.slug!r} has no brief yet ({filename})")
+    _console().print(brief(path))
+
+
+@lab.command("run")
+@click.argument("name")
+@click.option("--solution", is_flag=True, help="run the reference answers instead of your code")
+@click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
+@click.option("--dot", type=click.Path(path_type=Path), help="graph lab: write the forward graph as DOT")
+@click.option("--trace", type=click.Path(path_type=Path), help="scheduling lab: write a Chrome trace JSON")
+@click.option("--nproc", type=click.IntRange(1, 64), default=2, show_default=True, help="ranks to spawn")
+@click.option("--backend", type=click.Choice(["auto", "gloo", "nccl"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--lang", type=LANGS, default="en", show_default=True)
+def lab_run(name: str, solution: bool, labs_dir: Path | None, dot, trace, nproc, backend, device, lang) -> None:
+    """Run a lab's demo on your code and show what it does."""
+    from aisys.labrun import DemoOptions, run_demo
+    from aisys.workspace import Student, display_path, resolve_labs_dir
+
+    item = _available(find_lab(name))
+    where = resolve_labs_dir(labs_dir, solutions=solution)
+    console = _console()
+    console.rule(f"lab {item.number:02d} {item.slug} — {item.title_en} / {item.title_zh}"
+                 f"  [dim]({display_path(where / item.folder)})[/]")
+    options = DemoOptions(solution=solution, dot=dot, trace=trace, nproc=nproc, backend=backend,
+                          device=device, lang=lang)
+    run_demo(item, Student(item, where), console, options)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
+@click.option("--solutions", is_flag=True, help="grade the reference answers (a test of the checks)")
+@click.option("--seed", type=int, default=0, show_default=True, help="input seed; instructors use a secret one")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="write the report to this file")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
+              help="seconds per lab")
+@click.option("--jobs", type=click.IntRange(1, 32), default=1, show_default=True, help="labs graded at once")
+def check(names, labs_dir, solutions, seed, fmt, output, timeout, jobs) -> None:
+    """Grade labs (all built labs when none is named). Exit 0: all passed, 1: not yet, 2: error."""
+    from aisys.grading.formats import FORMATS
+    from aisys.grading.formats.text import lab_table, summary
+    from aisys.grading.runner import grade
+    from aisys.workspace import resolve_labs_dir
+
+    labs = [_available(item) for item in find_labs(list(names))]
+    where = resolve_labs_dir(labs_dir, solutions=solutions)
+    show_tables = fmt == "text" and output is None
+    progress_console = _console(stderr=not show_tables)
+    with progress_console.status(f"grading {len(labs)} lab(s) in {where} (seed {seed}) …"):
+        def done(result):
+            progress_console.print(f"  graded lab {result.number:02d} {result.slug}: "
+                                   f"{result.score:g}/{result.max_score:g} ({result.duration_s:.1f} s)")
+        report = grade(labs, where, seed=seed, timeout=timeout, jobs=jobs, on_lab_done=done)
+    text = FORMATS[fmt](report)
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"cannot write the report to {output}: {err.strerror}") from None
+        _console(stderr=True).print(summary(report))
+    elif show_tables:
+        console = _console()
+        for result in report.labs:
+            console.print(lab_table(result))
+        console.print(summary(report))
+    else:
+        click.echo(text, nl=False)
+    sys.exit(0 if report.all_passed else 1)
+
+
+@cli.command(hidden=True)
+@click.option("--check", "check_only", is_flag=True, help="exit 1 if labs/ differs from the generated stubs")
+def stubs(check_only: bool) -> None:
+    """Maintainers: regenerate labs/ stubs from solutions/."""
+    from aisys.stubs import drifted_stubs, write_stubs
+
+    if check_only:
+        drifted = drifted_stubs()
+        for path in drifted:
+            click.echo(f"drifted: {path}")
+        sys.exit(1 if drifted else 0)
+    for path in write_stubs():
+        click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and an exit code, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except UserError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)

@@ -1,0 +1,82 @@
+"""The one comparison helper: student output vs ground truth, with messages that teach.
+
+A failure says *where* and *how much* (the largest difference and its index, a wrong shape,
+a NaN) but never the expected values, so a message can't be copied into an answer.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from aisys.grading.spec import PASS, Verdict, fail
+
+
+def close(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
+          what: str = "output") -> Verdict:
+    """Numeric closeness of arrays, scalars or nested lists (shapes must match exactly)."""
+    if actual is None:
+        return fail(f"{what} is None (did the function forget to return?)")
+    try:
+        got = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        return fail(f"{what} is not numeric (got {type(actual).__name__})")
+    want = np.asarray(expected, dtype=np.float64)
+    if got.shape != want.shape:
+        return fail(f"{what} has shape {tuple(got.shape)}, expected shape {tuple(want.shape)}")
+    bad = ~np.isfinite(got) & np.isfinite(want)
+    if bad.any():
+        return fail(f"{what} has a non-finite value (nan/inf) at {_where(np.argwhere(bad)[0])}")
+    diff = np.abs(got - want)
+    diff[np.isnan(diff) & (np.isnan(got) == np.isnan(want))] = 0.0
+    too_far = diff > atol + rtol * np.abs(want)
+    if too_far.any():
+        i = np.unravel_index(np.argmax(np.where(too_far, diff, -1.0)), diff.shape) if diff.ndim else ()
+        return fail(f"{what}: largest difference {float(diff[i]):.3g} at {_where(i)}"
+                    f" ({int(too_far.sum())} of {too_far.size} values off)")
+    return PASS
+
+
+def equal(actual: Any, expected: Any, *, what: str = "output") -> Verdict:
+    """Exact equality of plain data (ints, strings, lists, dicts), naming the first mismatch."""
+    path = _first_mismatch(actual, expected)
+    if path is None:
+        return PASS
+    return fail(f"{what} differs at {path or 'the top level'}")
+
+
+def _first_mismatch(a: Any, b: Any, path: str = "") -> str | None:
+    if isinstance(b, dict):
+        if not isinstance(a, dict):
+            return f"{path or 'the top level'} (expected a dict, got {type(a).__name__})"
+        for key in b:
+            if key not in a:
+                return f"{path}[{key!r}] (missing)"
+            sub = _first_mismatch(a[key], b[key], f"{path}[{key!r}]")
+            if sub is not None:
+                return sub
+        extra = [k for k in a if k not in b]
+        return f"{path}[{extra[0]!r}] (unexpected key)" if extra else None
+    if isinstance(b, (list, tuple)):
+        if not isinstance(a, (list, tuple)):
+            return f"{path or 'the top level'} (expected a list, got {type(a).__name__})"
+        if len(a) != len(b):
+            return f"{path or 'the top level'} (length {len(a)}, expected {len(b)})"
+        for i, (x, y) in enumerate(zip(a, b)):
+            sub = _first_mismatch(x, y, f"{path}[{i}]")
+            if sub is not None:
+                return sub
+        return None
+    if type(a) is bool or type(b) is bool:
+        return None if a is b else path
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return None if np.array_equal(np.asarray(a), np.asarray(b)) else path
+    numbers = (int, float)
+    if type(a) in numbers and type(b) in numbers:
+        return None if a == b else path
+    return None if type(a) is type(b) and type(a) in (str, type(None)) and a == b else path
+
+
+def _where(index: Sequence[int]) -> str:
+    index = tuple(int(i) for i in index)
+    return f"index {index}" if index else "the scalar"

@@ -1,0 +1,103 @@
+"""Grading labs: plan cases in the parent, run them in a child, judge, score, report."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import platform
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import aisys
+from aisys.catalog import Lab
+from aisys.grading.plain import from_plain
+from aisys.grading.report import (CaseResult, ExerciseResult, LabResult, Report, exercise_score,
+                                  exercise_status)
+from aisys.grading.sandbox import ChildRun, run_child
+from aisys.grading.spec import Case, LabSuite, Verdict
+
+DEFAULT_SEED = 0
+DEFAULT_TIMEOUT = 120.0
+
+
+def load_suite(lab: Lab) -> LabSuite:
+    return importlib.import_module(lab.checks_module).SUITE
+
+
+def grade(labs: list[Lab], labs_dir: Path, *, seed: int = DEFAULT_SEED, timeout: float = DEFAULT_TIMEOUT,
+          jobs: int = 1, on_lab_done: Callable[[LabResult], None] | None = None) -> Report:
+    """Grade `labs` found in `labs_dir`; labs run in parallel children when jobs > 1."""
+    def one(lab: Lab) -> LabResult:
+        result = grade_lab(lab, labs_dir, seed=seed, timeout=timeout)
+        if on_lab_done:
+            on_lab_done(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(one, labs))
+    return Report(aisys_version=aisys.__version__, seed=seed, labs_dir=str(labs_dir),
+                  score=round(sum(r.score for r in results), 4),
+                  max_score=sum(r.max_score for r in results), labs=results,
+                  extra=_provenance(labs, labs_dir))
+
+
+def grade_lab(lab: Lab, labs_dir: Path, *, seed: int, timeout: float) -> LabResult:
+    suite = load_suite(lab)
+    cases = suite.plan(seed)
+    child = run_child(lab, labs_dir, cases, timeout)
+    exercises = []
+    for ex in lab.exercises:
+        check = suite.checks.get(ex.name)
+        results = [_case_result(suite, case, child, timeout) for case in cases if case.exercise == ex.name]
+        if check is None or not results:
+            results = [CaseResult("missing-check", "error", message="this exercise has no checks yet")]
+        exercises.append(ExerciseResult(
+            name=ex.name, file=ex.file, score=exercise_score(ex.points, results), max_score=ex.points,
+            status=exercise_status([r.status for r in results]),
+            hint=getattr(check, "hint", ""), cases=results))
+    return LabResult(slug=lab.slug, number=lab.number, score=round(sum(e.score for e in exercises), 4),
+                     max_score=lab.max_score, exercises=exercises, output=child.feedback,
+                     duration_s=round(child.duration_s, 3))
+
+
+def _case_result(suite: LabSuite, case: Case, child: ChildRun, timeout: float) -> CaseResult:
+    rec = child.records.get(case.key)
+    if rec is None:
+        if child.timed_out:
+            return CaseResult(case.id, "timeout", message=f"the lab ran past {timeout:g} s; killed",
+                              weight=case.weight)
+        return CaseResult(case.id, "error", weight=case.weight,
+                          message=f"the checker process exited (code {child.returncode}) before this case"
+                                  " reported; see the lab output")
+    stdout, status = str(rec.get("stdout") or ""), rec.get("status")
+    if status != "ok":
+        status = status if status in ("not_implemented", "error", "timeout") else "error"
+        return CaseResult(case.id, status, stdout, str(rec.get("message") or ""), case.weight)
+    verdict = _judge(suite, case, rec.get("output"))
+    return CaseResult(case.id, "passed" if verdict.passed else "failed", stdout,
+                      "" if verdict.passed else verdict.message, case.weight)
+
+
+def _judge(suite: LabSuite, case: Case, output) -> Verdict:
+    """Judging never trusts the output's shape: anything unexpected is a failure, not a crash."""
+    try:
+        verdict = suite.judge(case, from_plain(output))
+        return verdict if isinstance(verdict, Verdict) else Verdict(False, "judge returned no verdict")
+    except Exception as err:  # malformed student output (wrong type, keys, lengths)
+        return Verdict(False, f"unexpected output ({type(err).__name__}: {err})")
+
+
+def _provenance(labs: list[Lab], labs_dir: Path) -> dict:
+    hashes = {}
+    for lab in labs:
+        for file in lab.files:
+            path = labs_dir / lab.folder / file
+            if path.is_file():
+                hashes[f"{lab.folder}/{file}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    versions = {"python": platform.python_version(), "aisys": aisys.__version__}
+    for name in ("torch", "numpy"):
+        mod = sys.modules.get(name)
+        if mod is not None:
+            versions[name] = getattr(mod, "__version__", "?")
+    return {"versions": versions, "file_hashes": hashes}

@@ -1,0 +1,60 @@
+"""The child process that runs one lab's cases on student code.
+
+Started by `aisys.grading.sandbox` as `python -I ...` in its own session, a temporary
+working directory and a clean environment. It reads its orders (lab, labs dir, cases,
+nonce, result fd) from stdin, then writes one JSON record per case to the private result
+pipe, tagged with the nonce. Its stdout/stderr are feedback only: the parent never parses
+them, so printing a fake report earns nothing.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def apply_limits(cpu_seconds: int, file_bytes: int) -> None:
+    """rlimits where the platform has them: CPU time, file size, no core dumps."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, file_bytes),
+                         (resource.RLIMIT_CPU, cpu_seconds)):
+        try:
+            soft, hard = resource.getrlimit(limit)
+            cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(limit, (cap, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def main() -> None:
+    orders = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    channel = os.fdopen(orders["result_fd"], "w", buffering=1)
+    nonce = orders["nonce"]
+    apply_limits(int(orders["cpu_seconds"]), int(orders["file_bytes"]))
+
+    from aisys.catalog import find_lab
+    from aisys.grading.plain import dumps
+    from aisys.grading.spec import Case
+    from aisys.workspace import Student
+
+    lab = find_lab(orders["lab"])
+    suite = importlib.import_module(lab.checks_module).SUITE
+    student = Student(lab, Path(orders["labs_dir"]))
+    cases = [Case(**case) for case in orders["cases"]]
+
+    def emit(record: dict) -> None:
+        channel.write(dumps({**record, "nonce": nonce}) + "\n")
+        channel.flush()
+
+    suite.run_cases(cases, student, emit)
+    channel.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Rich renderables shared by every lab: small composable pieces that know no topic."""

@@ -1,0 +1,32 @@
+"""Run one student exercise inside a demo without letting a stub or a bug end the demo."""
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, TypeVar
+
+from rich.console import Console
+from rich.panel import Panel
+
+from aisys.errors import StudentCodeError
+
+T = TypeVar("T")
+
+
+def attempt(console: Console, student: Any, name: str, action: Callable[[Any], T]) -> T | None:
+    """`action(student_object)`, or a one-line note and None when it is a stub or it fails.
+
+    A stub shows "not implemented yet — edit labs/01_graph/graphs.py: topo_sort"; an
+    exception shows the student's own frames; the rest of the demo still runs.
+    """
+    try:
+        return action(student.get(name))
+    except NotImplementedError:
+        console.print(f"[yellow]not implemented yet — edit {student.where(name)}[/]")
+    except StudentCodeError as err:
+        console.print(f"[red]{err}[/]")
+    except Exception as err:  # the student's bug: show it, keep the demo going
+        from aisys.grading.execute import student_traceback
+
+        console.print(Panel(student_traceback(err, student) or traceback.format_exc(limit=-3),
+                            title=f"[red]{name} raised", border_style="red"))
+    return None
