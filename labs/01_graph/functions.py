@@ -1,0 +1,49 @@
+"""Lab 01, part 2 — an operator is a forward function plus its backward.
+
+In PyTorch every differentiable op is a node of the *backward* graph that the forward pass
+builds as it runs (the dynamic graph). `torch.autograd.Function` lets you add your own:
+
+- `forward(ctx, x)` computes the output and saves what the gradient will need
+  (`ctx.save_for_backward(...)`);
+- `backward(ctx, grad_output)` receives dL/d(output) and returns dL/d(input) — one
+  vector-Jacobian product, never the full Jacobian.
+
+Call them with `MyReLU.apply(x)`; torch then records a `MyReLUBackward` node whose
+`next_functions` point at the inputs' nodes. Check yours with `torch.autograd.gradcheck`
+in float64.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class MyReLU(torch.autograd.Function):
+    """relu(x) = max(x, 0); its derivative is 1 where x > 0 and 0 elsewhere (0 at x == 0).
+
+    Hint: save the input (or the mask x > 0) in forward; in backward multiply
+    grad_output by that mask.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+
+class MySigmoid(torch.autograd.Function):
+    """sigmoid(x) = 1 / (1 + exp(-x)); its derivative is s * (1 - s) where s = sigmoid(x).
+
+    Hint: save the *output* s, not the input — the derivative is cheapest from s, and this
+    is why frameworks keep some outputs alive until backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
