@@ -1,0 +1,10 @@
+"""The distributed runtime shared by labs 07 and 08.
+
+- `policy.choose_backend`: nccl / gloo and cuda / cpu from the machine and the flags;
+- `launch.launch(fn, nproc, *args)`: real processes through torch.distributed (or join torchrun);
+- `context`: rank(), world_size(), device(), scope() inside a rank;
+- `comm`: the collectives every lab uses, each call logged in a `CommLog`;
+- `suite.DistributedSuite`: a lab's checks run on ranks launched once.
+
+Importing this package does not import torch.
+"""
