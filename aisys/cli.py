@@ -107,35 +107,29 @@ def lab_run(name: str, solution: bool, labs_dir: Path | None, dot, trace, nproc,
 @click.argument("names", nargs=-1)
 @click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
 @click.option("--solutions", is_flag=True, help="grade the reference answers (a test of the checks)")
+@click.option("--submission", type=click.Path(path_type=Path),
+              help="a student's submitted copy: only the lab files the catalog names are read from it")
 @click.option("--seed", type=int, default=0, show_default=True, help="input seed; instructors use a secret one")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "gradescope"]), default="text",
+              show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="write the report to this file")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
               help="seconds per lab")
 @click.option("--jobs", type=click.IntRange(1, 32), default=1, show_default=True, help="labs graded at once")
-def check(names, labs_dir, solutions, seed, fmt, output, timeout, jobs) -> None:
+def check(names, labs_dir, solutions, submission, seed, fmt, output, timeout, jobs) -> None:
     """Grade labs (all built labs when none is named). Exit 0: all passed, 1: not yet, 2: error."""
+    from aisys.grading.command import graded_dir, run_check, write_report
     from aisys.grading.formats import FORMATS
     from aisys.grading.formats.text import lab_table, summary
-    from aisys.grading.runner import grade
-    from aisys.workspace import resolve_labs_dir
 
     labs = [_available(item) for item in find_labs(list(names))]
-    where = resolve_labs_dir(labs_dir, solutions=solutions)
     show_tables = fmt == "text" and output is None
-    progress_console = _console(stderr=not show_tables)
-    with progress_console.status(f"grading {len(labs)} lab(s) in {where} (seed {seed}) …"):
-        def done(result):
-            progress_console.print(f"  graded lab {result.number:02d} {result.slug}: "
-                                   f"{result.score:g}/{result.max_score:g} ({result.duration_s:.1f} s)")
-        report = grade(labs, where, seed=seed, timeout=timeout, jobs=jobs, on_lab_done=done)
+    with graded_dir(labs_dir, solutions, submission) as (where, shown):
+        report = run_check(labs, where, shown, seed=seed, timeout=timeout, jobs=jobs,
+                           console=_console(stderr=not show_tables))
     text = FORMATS[fmt](report)
     if output is not None:
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise UserError(f"cannot write the report to {output}: {err.strerror}") from None
+        write_report(output, text)
         _console(stderr=True).print(summary(report))
     elif show_tables:
         console = _console()

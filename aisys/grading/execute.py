@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from aisys.errors import StudentCodeError
+from aisys.grading import guard
 from aisys.grading.plain import NotPlainData, to_plain
 from aisys.grading.spec import Case, ExerciseCheck
 
@@ -50,6 +51,7 @@ def record(case: Case, status: str, output: Any = None, message: str = "", stdou
 
 def execute_case(check: ExerciseCheck, case: Case, student: Any, *, timeout: float | None = None) -> dict:
     """Run `check.run` on student code with stdout captured and a time limit."""
+    guard.arm()   # a no-op outside grading; in a rank process the first case arms it
     buffer = io.StringIO()
     limit = check.case_timeout if timeout is None else timeout
     try:

@@ -14,6 +14,7 @@ from aisys.catalog import Lab
 from aisys.grading.plain import from_plain
 from aisys.grading.report import (CaseResult, ExerciseResult, LabResult, Report, exercise_score,
                                   exercise_status)
+from aisys.grading.reaper import reaping
 from aisys.grading.sandbox import ChildRun, run_child
 from aisys.grading.spec import Case, LabSuite, Verdict
 
@@ -26,25 +27,52 @@ def load_suite(lab: Lab) -> LabSuite:
 
 
 def grade(labs: list[Lab], labs_dir: Path, *, seed: int = DEFAULT_SEED, timeout: float = DEFAULT_TIMEOUT,
-          jobs: int = 1, on_lab_done: Callable[[LabResult], None] | None = None) -> Report:
-    """Grade `labs` found in `labs_dir`; labs run in parallel children when jobs > 1."""
-    def one(lab: Lab) -> LabResult:
-        result = grade_lab(lab, labs_dir, seed=seed, timeout=timeout)
-        if on_lab_done:
-            on_lab_done(result)
-        return result
+          jobs: int = 1, on_lab_done: Callable[[LabResult], None] | None = None,
+          shown_dir: str | None = None) -> Report:
+    """Grade `labs` found in `labs_dir`; labs run in parallel children when jobs > 1.
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(one, labs))
-    return Report(aisys_version=aisys.__version__, seed=seed, labs_dir=str(labs_dir),
+    Every checks module is imported before any student code runs, so nothing a child does
+    to files on disk can change how the parent judges. `shown_dir` is what the report
+    calls the labs directory (a submission's path rather than its staged copy).
+    """
+    suites = {lab.slug: _load_or_error(lab) for lab in labs}
+    with reaping():
+        def one(lab: Lab) -> LabResult:
+            suite = suites[lab.slug]
+            result = (grade_lab(lab, labs_dir, seed=seed, timeout=timeout, suite=suite)
+                      if isinstance(suite, LabSuite) else _broken_lab(lab, suite))
+            if on_lab_done:
+                on_lab_done(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            results = list(pool.map(one, labs))
+    return Report(aisys_version=aisys.__version__, seed=seed, labs_dir=shown_dir or str(labs_dir),
                   score=round(sum(r.score for r in results), 4),
                   max_score=sum(r.max_score for r in results), labs=results,
                   extra=_provenance(labs, labs_dir))
 
 
-def grade_lab(lab: Lab, labs_dir: Path, *, seed: int, timeout: float) -> LabResult:
-    suite = load_suite(lab)
-    cases = suite.plan(seed)
+def _load_or_error(lab: Lab) -> LabSuite | str:
+    """The lab's suite, or why it could not be loaded (the report is written either way)."""
+    try:
+        return load_suite(lab)
+    except Exception as err:  # a broken checks module must not lose the other labs' grades
+        return f"the grader could not load this lab's checks ({type(err).__name__}: {err})"
+
+
+def _broken_lab(lab: Lab, why: str) -> LabResult:
+    exercises = [ExerciseResult(name=ex.name, file=ex.file, score=0.0, max_score=ex.points, status="error",
+                                cases=[CaseResult("grader", "error", message=why)]) for ex in lab.exercises]
+    return LabResult(slug=lab.slug, number=lab.number, score=0.0, max_score=lab.max_score, exercises=exercises)
+
+
+def grade_lab(lab: Lab, labs_dir: Path, *, seed: int, timeout: float, suite: LabSuite | None = None) -> LabResult:
+    suite = suite or load_suite(lab)
+    try:
+        cases = suite.plan(seed)
+    except Exception as err:
+        return _broken_lab(lab, f"the grader could not plan this lab's cases ({type(err).__name__}: {err})")
     child = run_child(lab, labs_dir, cases, timeout)
     exercises = []
     for ex in lab.exercises:

@@ -2,14 +2,18 @@
 
 The child runs in its own session (so killing its process group can't reach us, and we
 can kill everything it started), in a fresh temporary directory, with a clean environment.
-Only records carrying our nonce are believed.
+Only records carrying our nonce are believed. At the end the child's whole tree is killed
+(see `reaper`). The rules graded code runs under are in `guard`.
+
+Running as root with `AISYS_SANDBOX_USER` naming an account (the Gradescope bundle sets it),
+the child runs as that user: it then cannot signal the grader or write its report. Memory:
+`AISYS_CHECK_MEMORY_MB` (default 4096; 0: no limit) caps address space when no GPU is present.
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aisys.catalog import REPO_DIR, Lab
+from aisys.grading import guard, reaper
 from aisys.grading.plain import loads
 from aisys.grading.spec import Case
+from aisys.grading.staging import stage
 
 MAX_FEEDBACK = 8000
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
@@ -43,17 +49,23 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
     read_fd, write_fd = os.pipe()
     result = ChildRun()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="aisys-check-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="aisys-check-") as tmp:
+        user = sandbox_user()
+        workdir, labs_dir = _prepare(Path(tmp), labs_dir, user)
         env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
         env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT.format(repo=str(REPO_DIR))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,), cwd=workdir, env=env, start_new_session=True)
+        with reaper.spawning():
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT.format(repo=str(REPO_DIR))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,), cwd=workdir, env=env, start_new_session=True,
+                **({"user": user[0], "group": user[1], "extra_groups": []} if user else {}))
+            reaper.register(proc.pid)
         os.close(write_fd)
         orders = {"nonce": nonce, "lab": lab.slug, "labs_dir": str(labs_dir), "result_fd": write_fd,
                   "cases": [c.to_json() for c in cases], "cpu_seconds": int(timeout * 2) + 10,
-                  "file_bytes": 64 * 2**20}
+                  "file_bytes": 64 * 2**20, "address_bytes": address_limit(),
+                  "guard": guard.settings(str(labs_dir), str(REPO_DIR / "solutions"))}
         lines: list[str] = []
         chunks: list[bytes] = []
         readers = [threading.Thread(target=_read_lines, args=(read_fd, lines), daemon=True),
@@ -69,8 +81,9 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
             result.returncode = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             result.timed_out = True
-        _kill_group(proc)
+        reaper.kill_tree(proc.pid)
         result.returncode = proc.wait()
+        reaper.unregister(proc.pid)
         for reader in readers:
             reader.join(timeout=2.0)
     result.duration_s = time.monotonic() - started
@@ -85,12 +98,50 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
     return result
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the child's whole session: the child, its ranks and anything they forked."""
+def address_limit() -> int:
+    """Bytes of address space for the child: 0 (none) where a GPU may be used."""
+    gpu = any(Path("/dev").glob("nvidia[0-9]*")) and os.environ.get("CUDA_VISIBLE_DEVICES") not in ("", "-1")
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        megabytes = int(os.environ.get("AISYS_CHECK_MEMORY_MB", "4096"))
+    except ValueError:
+        megabytes = 4096
+    return 0 if gpu or megabytes <= 0 else megabytes * 2**20
+
+
+def sandbox_user() -> tuple[int, int] | None:
+    """(uid, gid) to run graded code as: only as root, only if that user can run this Python."""
+    name = os.environ.get("AISYS_SANDBOX_USER")
+    if not name or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    try:
+        import pwd
+
+        entry = pwd.getpwnam(name)
+    except (ImportError, KeyError):
+        return None
+    needed = [Path(sys.executable).resolve(), Path(os.__file__).resolve(), REPO_DIR / "aisys" / "cli.py"]
+    return (entry.pw_uid, entry.pw_gid) if all(_world_readable(p) for p in needed) else None
+
+
+def _world_readable(path: Path) -> bool:
+    try:
+        if not path.stat().st_mode & 0o004:
+            return False
+        return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+    except OSError:
+        return False
+
+
+def _prepare(tmp: Path, labs_dir: Path, user: tuple[int, int] | None) -> tuple[str, Path]:
+    """The child's working directory, and the labs directory it reads (a copy for another user)."""
+    if user is None:
+        return str(tmp), labs_dir
+    os.chmod(tmp, 0o755)
+    stage(labs_dir, tmp / "labs")
+    home = tmp / "home"
+    home.mkdir()
+    os.chown(home, *user)
+    return str(home), tmp / "labs"
 
 
 def _read_lines(fd: int, out: list[str]) -> None:

@@ -15,18 +15,24 @@ import sys
 from pathlib import Path
 
 
-def apply_limits(cpu_seconds: int, file_bytes: int) -> None:
-    """rlimits where the platform has them: CPU time, file size, no core dumps."""
+def apply_limits(cpu_seconds: int, file_bytes: int, address_bytes: int = 0) -> None:
+    """rlimits where the platform has them: CPU time, file size, no core dumps, and (for
+    CPU-only work; CUDA maps huge virtual ranges) address space. Hard limits are lowered
+    too, so graded code cannot raise them back."""
     try:
         import resource
     except ImportError:  # not on this platform
         return
-    for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, file_bytes),
-                         (resource.RLIMIT_CPU, cpu_seconds)):
+    limits = [(resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_FSIZE, file_bytes, 0),
+              (resource.RLIMIT_CPU, cpu_seconds, 5)]   # SIGXCPU at the soft limit, SIGKILL 5 s later
+    if address_bytes > 0:
+        limits.append((resource.RLIMIT_AS, address_bytes, 0))
+    for limit, value, grace in limits:
         try:
-            soft, hard = resource.getrlimit(limit)
+            _, hard = resource.getrlimit(limit)
             cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(limit, (cap, hard))
+            top = cap + grace if hard == resource.RLIM_INFINITY else min(cap + grace, hard)
+            resource.setrlimit(limit, (cap, top))
         except (ValueError, OSError):
             pass
 
@@ -36,7 +42,7 @@ def main() -> None:
     sys.stdin.close()
     channel = os.fdopen(orders["result_fd"], "w", buffering=1)
     nonce = orders["nonce"]
-    apply_limits(int(orders["cpu_seconds"]), int(orders["file_bytes"]))
+    apply_limits(int(orders["cpu_seconds"]), int(orders["file_bytes"]), int(orders.get("address_bytes", 0)))
 
     from aisys.catalog import find_lab
     from aisys.grading.plain import dumps
@@ -52,6 +58,10 @@ def main() -> None:
         channel.write(dumps({**record, "nonce": nonce}) + "\n")
         channel.flush()
 
+    from aisys.grading import guard
+
+    os.environ[guard.ENV] = orders["guard"]   # rank processes inherit it and arm themselves
+    guard.arm()
     suite.run_cases(cases, student, emit)
     channel.close()
 
