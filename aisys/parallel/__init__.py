@@ -8,3 +8,6 @@
 
 Importing this package does not import torch.
 """
+
+from aisys.parallel import comm, context  # noqa: E402,F401 - light: no torch at import
+from aisys.parallel.context import device, rank, world_size  # noqa: E402,F401
