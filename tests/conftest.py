@@ -17,7 +17,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
             ) -> subprocess.CompletedProcess:
     """`python -m aisys ARGS` as a user would run it; returns the completed process (text)."""
     return subprocess.run([sys.executable, "-m", "aisys", *args], cwd=cwd or REPO, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+                          text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
 def check_json(*args: str, **kwargs) -> tuple[dict, subprocess.CompletedProcess]:

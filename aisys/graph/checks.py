@@ -199,21 +199,21 @@ def _expression_cases(rng) -> list[Case]:
     return cases
 
 
-def canonical(graph: Graph) -> Counter:
-    """An isomorphism-invariant summary: each node's op with the sorted signatures of the
-    nodes feeding it, computed bottom-up (names don't matter, structure does)."""
-    memo: dict[str, str] = {}
+def canonical(graph: Graph, rounds: int = 8) -> Counter:
+    """An isomorphism-invariant summary (Weisfeiler-Lehman refinement): start from each node's
+    op, then repeatedly relabel it with the sorted labels of its inputs *and* its consumers.
+    Names don't matter, structure does; a dangling input counts as a node of its own."""
+    consumers = graph.consumers()
+    label = {name: node.op for name, node in graph.nodes.items()}
+    for _ in range(rounds):
+        label = {name: _digest(label[name], sorted(label.get(i, "?") for i in node.inputs),
+                               sorted(label.get(c, "?") for c in consumers.get(name, [])))
+                 for name, node in graph.nodes.items()}
+    return Counter(label.values())
 
-    def sig(name: str, depth: int = 0) -> str:
-        if name not in memo:
-            if depth > len(graph) or name not in graph.nodes:
-                return "<cycle-or-missing>"
-            node = graph.nodes[name]
-            text = f"{node.op}({','.join(sorted(sig(i, depth + 1) for i in node.inputs))})"
-            memo[name] = hashlib.sha1(text.encode()).hexdigest()[:16]
-        return memo[name]
 
-    return Counter(sig(name) for name in graph.nodes)
+def _digest(*parts) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 
 class GraphFromTorch(ExerciseCheck):

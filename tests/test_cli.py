@@ -1,0 +1,88 @@
+"""The CLI as a user meets it: help without torch, clear one-line errors, right exit codes."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from aisys.catalog import LABS, find_lab
+from aisys.errors import UserError
+from conftest import REPO, run_cli, workspace
+
+PROBE = ("import runpy, sys; sys.argv = ['aisys', *{args!r}]\n"
+         "try:\n    runpy.run_module('aisys', run_name='__main__')\n"
+         "except SystemExit:\n    pass\n"
+         "print('TORCH-IMPORTED' if 'torch' in sys.modules else 'TORCH-FREE', file=sys.stderr)")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["lab", "list"], ["lab", "--help"], ["check", "--help"]])
+def test_help_and_list_do_not_import_torch(args):
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert "TORCH-FREE" in proc.stderr, proc.stderr
+
+
+def test_lab_list_names_every_lab():
+    proc = run_cli("lab", "list", env={"COLUMNS": "200"})
+    assert proc.returncode == 0
+    for lab in LABS:
+        assert lab.slug in proc.stdout
+        assert lab.title_zh in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["graph", "1", "01", "01_graph", "GRAPH"])
+def test_lab_names_resolve(name):
+    assert find_lab(name).slug == "graph"
+
+
+def test_unknown_lab_suggests_the_closest():
+    with pytest.raises(UserError, match="did you mean 'graph'"):
+        find_lab("grph")
+    proc = run_cli("lab", "run", "grph")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: no lab 'grph' — did you mean 'graph'?"
+
+
+@pytest.mark.parametrize("args", [["check", "graph", "--labs-dir", "/no/such/dir"],
+                                  ["lab", "run", "graph", "--labs-dir", "/no/such/dir"],
+                                  ["check", "graph", "--solutions", "--labs-dir", "labs"],
+                                  ["check", "nosuchlab"]])
+def test_bad_input_is_one_line_and_exit_2(args):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_lab_show_in_both_languages():
+    en = run_cli("lab", "show", "graph")
+    zh = run_cli("lab", "show", "1", "--lang", "zh")
+    assert en.returncode == zh.returncode == 0
+    assert "Computation graphs" in en.stdout
+    assert "计算图" in zh.stdout
+
+
+def test_syntax_error_is_shown_with_file_and_line(tmp_path):
+    labs = workspace(tmp_path, "01_graph", {"graphs.py": [("def topo_sort(", "def topo_sort((")]})
+    run = run_cli("lab", "run", "graph", "--labs-dir", str(labs))
+    assert run.returncode == 0, run.stderr          # the demo goes on past the broken file
+    assert "graphs.py:" in run.stdout and "SyntaxError" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    check = run_cli("check", "graph", "--labs-dir", str(labs), "--format", "json")
+    assert check.returncode == 1
+    assert "graphs.py:" in check.stdout and "SyntaxError" in check.stdout
+    assert "Traceback" not in check.stderr
+
+
+def test_import_error_is_one_clear_message(tmp_path):
+    labs = workspace(tmp_path, "01_graph", {"tensors.py": [("from typing import Sequence",
+                                                            "from typing import Sequence\nimport no_such_module")]})
+    run = run_cli("lab", "run", "graph", "--labs-dir", str(labs))
+    assert "tensors.py:" in run.stdout and "ModuleNotFoundError" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_python_dash_m_works():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and "aisys" in proc.stdout
