@@ -51,7 +51,7 @@ def lab_list() -> None:
 
     table = Table(title="aisys labs", title_justify="left")
     for column in ("#", "slug", "title", "标题", "exercises", "points", "status"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("#", "slug", "status", "标题"))
     for item in LABS:
         status = "[green]ready[/]" if item.available else "[dim]not available yet[/]"
         table.add_row(f"{item.number:02d}", item.slug, item.title_en, item.title_zh,
