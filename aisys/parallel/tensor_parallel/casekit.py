@@ -1,0 +1,140 @@
+"""Shared pieces of lab 08's checks: what a rank records, and how the parent judges it.
+
+Rank side (inside `run`): tensors on this rank's device, the collectives made during a
+phase (read from the CommLog), a layer construction that is expected to be refused.
+Parent side (inside `judge`): per-rank comparisons with messages that name the rank and
+the quantity, communication structure, and the refusal of uneven splits.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import Counter
+from typing import Any, Callable, Iterator
+
+from aisys.grading.compare import close, equal
+from aisys.grading.spec import PASS, Verdict, fail
+
+RTOL, ATOL = 1e-7, 1e-9          # float64 checks: a real bug is orders of magnitude away
+GATHERS = ("all_gather", "all_gather_into_tensor")
+
+# ------------------------------------------------------------------ rank side
+
+
+def world_and_rank() -> tuple[int, int]:
+    """The case's world (the suite narrowed it with a scope) and this rank."""
+    from aisys.parallel import context
+
+    return context.world_size(), context.rank()
+
+
+def on_device(t):
+    """Move a tensor (or module) to this rank's device (cuda under nccl/gloo-on-GPU)."""
+    from aisys.parallel import context
+
+    return t.to(context.device())
+
+
+def leaf(t):
+    """A fresh leaf on this rank's device that records its gradient."""
+    return on_device(t.detach().clone()).requires_grad_()
+
+
+@contextlib.contextmanager
+def comm_phase() -> Iterator[list[dict]]:
+    """`with comm_phase() as recs:` — the CommLog records made inside the block."""
+    from aisys.parallel.commlog import comm_log
+
+    with comm_log().capture() as recs:
+        yield recs
+
+
+def op_counts(recs: list[dict]) -> dict[str, int]:
+    return dict(Counter(str(r["op"]) for r in recs))
+
+
+def grad_or_none(t) -> Any:
+    return None if t is None or t.grad is None else t.grad
+
+
+def refusal(build: Callable[[], Any]) -> dict:
+    """Try a construction that must be refused; report what was raised (plain data)."""
+    try:
+        build()
+    except NotImplementedError:
+        raise
+    except Exception as err:  # the student's choice of exception is judged in the parent
+        return {"raised": type(err).__name__, "message": str(err)[:300]}
+    return {"raised": None, "message": ""}
+
+
+# ------------------------------------------------------------------ parent side
+
+
+def judge_ranks(output: Any, world: int, expected: Callable[[int], dict], *, rtol: float = RTOL,
+                atol: float = ATOL) -> Verdict:
+    """Each rank's output dict against `expected(rank)` (key → array; None = must be absent)."""
+    if not isinstance(output, list) or len(output) != world:
+        return fail(f"expected one result per rank ({world} ranks)")
+    for r, got in enumerate(output):
+        if not isinstance(got, dict):
+            return fail(f"rank {r}: expected a dict of results")
+        for key, want in expected(r).items():
+            value = got.get(key)
+            if want is None:
+                if value is not None:
+                    return fail(f"rank {r}: {key} should be None")
+                continue
+            if value is None:
+                return fail(f"rank {r}: no {key} (a gradient that never arrived, or a missing attribute)")
+            verdict = close(value, want, rtol=rtol, atol=atol, what=f"rank {r}: {key}")
+            if not verdict.passed:
+                return verdict
+    return PASS
+
+
+def judge_comm(output: list, phase: str, allowed: dict[str, int], why: str) -> Verdict:
+    """Every rank made exactly `allowed` collectives (op → count) in `phase`."""
+    for r, got in enumerate(output):
+        counts = got.get(f"comm_{phase}") if isinstance(got, dict) else None
+        if not isinstance(counts, dict):
+            return fail(f"rank {r}: no communication record for {phase}")
+        if counts != allowed:
+            seen = ", ".join(f"{n}× {op}" for op, n in sorted(counts.items())) or "no collective"
+            want = ", ".join(f"{n}× {op}" for op, n in sorted(allowed.items())) or "no collective"
+            return fail(f"rank {r}: {phase} made {seen} through aisys.parallel.comm; expected {want} ({why})")
+    return PASS
+
+
+def judge_refusal(output: list, size_name: str, size: int, world: int) -> Verdict:
+    """Every rank refused the uneven split with a ValueError naming the size and the ranks."""
+    for r, got in enumerate(output):
+        raised = got.get("raised") if isinstance(got, dict) else None
+        if raised is None:
+            return fail(f"rank {r}: {size_name}={size} on {world} ranks was accepted; "
+                        "an uneven split must raise ValueError")
+        if raised != "ValueError":
+            return fail(f"rank {r}: {size_name}={size} on {world} ranks raised {raised}, expected ValueError")
+        numbers = set(re.findall(r"\d+", str(got.get("message", ""))))
+        if not {str(size), str(world)} <= numbers:
+            return fail(f"rank {r}: the ValueError should name the size ({size_name}) and the number of ranks")
+    return PASS
+
+
+def judge_same(output: list, key: str) -> Verdict:
+    """A value every rank must agree on (e.g. a replicated result)."""
+    values = [got.get(key) if isinstance(got, dict) else None for got in output]
+    return first_mismatch(values, key)
+
+
+def first_mismatch(values: list, key: str) -> Verdict:
+    for r, value in enumerate(values[1:], start=1):
+        verdict = equal(value, values[0], what=f"rank {r}: {key} (vs rank 0)")
+        if not verdict.passed:
+            return verdict
+    return PASS
+
+
+def numpy(t) -> Any:
+    """A torch tensor as a float64 numpy array (None stays None)."""
+    return None if t is None else t.detach().double().cpu().numpy()

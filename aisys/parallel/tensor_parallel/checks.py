@@ -1,0 +1,13 @@
+"""Lab 08 checks, run on 2 and 4 real ranks launched once (see aisys.parallel.suite).
+
+Ground truth is dense torch computed in the grading parent: `F.linear`, `F.gelu`,
+`nn.MultiheadAttention`, `F.embedding`, `F.cross_entropy` and their gradients, plus the
+communication structure read from each rank's CommLog, and a real run of torch's own
+`parallelize_module` for the communication volume.
+"""
+from __future__ import annotations
+
+from aisys.parallel.suite import DistributedSuite
+from aisys.parallel.tensor_parallel import check_layers, check_operators
+
+SUITE = DistributedSuite("tensor-parallel", check_operators.CHECKS + check_layers.CHECKS)
