@@ -1,0 +1,1 @@
+"""Lab 03 `ad-challenges`: AD on real programs — demo and checks."""

@@ -1,0 +1,1 @@
+"""Lab 02 `autodiff`: forward and reverse mode — demo and checks."""

@@ -1,0 +1,235 @@
+"""Lab 02 checks. Ground truth: torch differentiating the same programs (float64).
+
+Traces against torch.autograd.grad on the intermediates of f; forward mode against
+torch.func.jvp; Jacobians against torch.autograd.functional.jacobian, counting the JVPs and
+VJPs used; accumulation against torch's own `.grad`. Reverse mode: `reverse_checks.py`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from aisys.autodiff.modes.reverse_checks import ARRAY_SHAPES, GradCheck, TapeCheck, VariableCheck, program_case
+from aisys.autodiff.programs import CONSTANT_STEPS, F_STEPS, evaluate, random_program
+from aisys.autodiff.truth import INPUTS, close, close_all, close_list, tensors, torch_jacobian, torch_jvp
+from aisys.grading.spec import Case, ExerciseCheck, LabSuite, fail, first_failure
+
+TOL = {"rtol": 1e-7, "atol": 1e-9}
+TRACE_KEYS = ("v-1", "v0", "v1", "v2", "v3", "v4", "v5")
+
+
+def _trace_cases(rng) -> list[Case]:
+    points = [(2.0, 5.0)] + [(float(np.round(rng.uniform(0.3, 4.0), 3)), float(np.round(rng.uniform(-4, 4), 3)))
+                             for _ in range(4)]
+    return [Case("f(2,5)" if i == 0 else f"random-{i}", {"x": list(p)}, 2 if i == 0 else 1)
+            for i, p in enumerate(points)]
+
+
+def _torch_trace(x1: float, x2: float) -> tuple[dict, dict]:
+    import torch
+
+    v = {"v-1": torch.tensor(x1, dtype=torch.float64, requires_grad=True),
+         "v0": torch.tensor(x2, dtype=torch.float64, requires_grad=True)}
+    for name, op, args in F_STEPS:   # the same steps, Baydin's names
+        key = {"x1": "v-1", "x2": "v0"}
+        v[name] = evaluate([(name, op, [key.get(a, a) for a in args])], v)[name]
+    adjoints = torch.autograd.grad(v["v5"], [v[k] for k in TRACE_KEYS[:-1]])
+    values = {k: v[k].item() for k in TRACE_KEYS}
+    bars = {k: g.item() for k, g in zip(TRACE_KEYS, adjoints)} | {"v5": 1.0}
+    return values, bars
+
+
+class EvaluationTrace(ExerciseCheck):
+    exercise = "evaluation_trace"
+    hint = "seven keys 'v-1' ... 'v5'; v1 = ln v-1, v2 = v-1·v0, v3 = sin v0, v4 = v1 + v2, v5 = v4 − v3"
+
+    def cases(self, rng):
+        return _trace_cases(rng)
+
+    def run(self, case, student):
+        return dict(student.get("evaluation_trace")(*case.inputs["x"]))
+
+    def judge(self, case, output):
+        return close_all(output, _torch_trace(*case.inputs["x"])[0], **TOL)
+
+
+class AdjointTrace(ExerciseCheck):
+    exercise = "adjoint_trace"
+    hint = "v0 and v-1 are each read by two lines: add both contributions (the chain rule sums over paths)"
+
+    def cases(self, rng):
+        return _trace_cases(rng)
+
+    def run(self, case, student):
+        return dict(student.get("adjoint_trace")(*case.inputs["x"]))
+
+    def judge(self, case, output):
+        return close_all(output, _torch_trace(*case.inputs["x"])[1], **TOL)
+
+
+def _tangents(rng, values) -> list:
+    return [float(np.round(rng.normal(), 3)) if not isinstance(v, list) else
+            np.round(rng.normal(size=np.shape(v)), 3).tolist() for v in values]
+
+
+def _duals(mod, values, tangents):
+    arr = lambda v: np.asarray(v, dtype=float) if isinstance(v, list) else float(v)  # noqa: E731
+    return [mod.Dual(arr(v), arr(t)) for v, t in zip(values, tangents)]
+
+
+class DualCheck(ExerciseCheck):
+    exercise = "Dual"
+    hint = "lift plain numbers to Dual(c, 0); product rule ȧb + aḃ; quotient (ȧb − aḃ)/b²; sin → cos·ȧ"
+
+    def cases(self, rng):
+        cases = [program_case(rng, "f", F_STEPS), program_case(rng, "constants", CONSTANT_STEPS, weight=2),
+                 program_case(rng, "random-0", None), program_case(rng, "random-1", None),
+                 program_case(rng, "random-2", None), program_case(rng, "arrays", None, ARRAY_SHAPES, weight=2)]
+        for case in cases:
+            case.inputs["tangents"] = _tangents(rng, case.inputs["values"])
+        return cases
+
+    def run(self, case, student):
+        i = case.inputs
+        env = evaluate(i["steps"], dict(zip(INPUTS, _duals(student.module("forward_mode.py"), i["values"],
+                                                           i["tangents"]))))
+        out = env[i["output"]]
+        return {"value": out.value, "tangent": out.tangent}
+
+    def judge(self, case, output):
+        i = case.inputs
+        values, dots = torch_jvp(i["steps"], [i["output"]], i["values"], i["tangents"])
+        if not isinstance(output, dict):
+            return fail("expected the output Dual's value and tangent")
+        return first_failure(close(output.get("value"), values[0], what="value", **TOL),
+                             close(np.broadcast_to(np.asarray(output.get("tangent"), dtype=float), values[0].shape)
+                                   if output.get("tangent") is not None else None,
+                                   dots[0], what="tangent", **TOL))
+
+
+class JvpCheck(ExerciseCheck):
+    exercise = "jvp"
+    hint = "f(*[Dual(p, t) for p, t in zip(primals, tangents)]); return (values, tangents) shaped like f's result"
+
+    def cases(self, rng):
+        cases = []
+        for cid, outputs, shapes in (("one-output", 1, ((), ())), ("two-outputs", 2, ((), ())),
+                                     ("three-outputs", 3, ((), ())), ("arrays", 2, ARRAY_SHAPES)):
+            case = program_case(rng, cid, None, shapes)
+            steps, outs = random_program(rng, int(rng.integers(5, 10)), outputs=outputs)
+            case.inputs.update(steps=[list(s) for s in steps], outputs=outs)
+            case.inputs["tangents"] = _tangents(rng, case.inputs["values"])
+            cases.append(case)
+        return cases
+
+    def run(self, case, student):
+        i = case.inputs
+        multi = len(i["outputs"]) > 1
+
+        def f(x1, x2):
+            env = evaluate(i["steps"], {"x1": x1, "x2": x2})
+            return tuple(env[o] for o in i["outputs"]) if multi else env[i["outputs"][0]]
+
+        arr = lambda v: np.asarray(v, dtype=float) if isinstance(v, list) else float(v)  # noqa: E731
+        values, dots = student.get("jvp")(f, [arr(v) for v in i["values"]], [arr(t) for t in i["tangents"]])
+        return {"values": list(values) if multi else [values], "tangents": list(dots) if multi else [dots]}
+
+    def judge(self, case, output):
+        i = case.inputs
+        values, dots = torch_jvp(i["steps"], i["outputs"], i["values"], i["tangents"])
+        if not isinstance(output, dict):
+            return fail("expected (outputs, output_tangents)")
+        names = [f"output {k}" for k in range(len(values))]
+        return first_failure(close_list(output["values"], values, [f"{n} value" for n in names], **TOL),
+                             close_list(output["tangents"], dots, [f"{n} tangent" for n in names], **TOL))
+
+
+class _JacobianCheck(ExerciseCheck):
+    """J against torch, and the number of passes: n JVPs forward, m VJPs (grad calls) reverse."""
+
+    mode_file, counted, per = "", "", ""
+
+    def cases(self, rng):
+        cases = []
+        for cid, n, m in (("wide-6x1", 6, 1), ("tall-1x5", 1, 5), ("square-3x3", 3, 3),
+                          ("random", int(rng.integers(2, 5)), int(rng.integers(2, 5)))):
+            inputs = [f"x{k}" for k in range(n)]
+            steps, outs = random_program(rng, int(rng.integers(6, 12)) + m, inputs=inputs, outputs=m)
+            x = np.round(rng.uniform(0.5, 2.0, size=n), 3).tolist()
+            cases.append(Case(cid, {"steps": [list(s) for s in steps], "outputs": outs, "inputs": inputs, "x": x}))
+        return cases
+
+    def run(self, case, student):
+        i = case.inputs
+        mode, jac_mod = student.module(self.mode_file), student.module("jacobians.py")
+        calls = {"passes": 0, "f": 0}
+        original = getattr(mode, self.counted)
+
+        def counting(*args, **kwargs):
+            calls["passes"] += 1
+            return original(*args, **kwargs)
+
+        def f(*xs):
+            calls["f"] += 1
+            env = evaluate(i["steps"], dict(zip(i["inputs"], xs)))
+            return [env[o] for o in i["outputs"]]
+
+        patched = [m for m in (mode, jac_mod) if getattr(m, self.counted, None) is original]
+        for m in patched:
+            setattr(m, self.counted, counting)
+        try:
+            jac = student.get(self.exercise)(f, list(i["x"]))
+        finally:
+            for m in patched:
+                setattr(m, self.counted, original)
+        return {"J": np.asarray(jac, dtype=float), **calls}
+
+    def judge(self, case, output):
+        i = case.inputs
+        want = torch_jacobian(i["steps"], i["outputs"], i["inputs"], i["x"])
+        n, m = len(i["inputs"]), len(i["outputs"])
+        verdict = close(output.get("J"), want, what="J", **TOL)
+        expected = n if self.per == "input" else m
+        if verdict.passed and output.get("passes") != expected:
+            return fail(f"J is right but it took {output.get('passes')} calls of {self.counted} for "
+                        f"n={n} inputs, m={m} outputs: {self.exercise} should make exactly one per {self.per}")
+        return verdict
+
+
+class JacobianForward(_JacobianCheck):
+    exercise, mode_file, counted, per = "jacobian_forward", "forward_mode.py", "jvp", "input"
+    hint = "one forward_mode.jvp per input with a one-hot tangent; its output tangents are a column of J"
+
+
+class JacobianReverse(_JacobianCheck):
+    exercise, mode_file, counted, per = "jacobian_reverse", "reverse_mode.py", "grad", "output"
+    hint = "run f once on Variables, then one reverse_mode.grad per output; each gives a row of J"
+
+
+class Accumulation(ExerciseCheck):
+    exercise = "accumulation_demo"
+    hint = "backward adds into x.grad; retain_graph=True keeps the graph for the next backward; zero_() clears"
+
+    def cases(self, rng):
+        return [Case("x=3", {"x": 3.0}, 2)] + [Case(f"random-{k}", {"x": float(np.round(rng.uniform(-3, 5), 3))})
+                                               for k in range(3)]
+
+    def run(self, case, student):
+        return dict(student.get("accumulation_demo")(case.inputs["x"]))
+
+    def judge(self, case, output):
+        import torch
+
+        x = tensors([case.inputs["x"]], requires_grad=True)[0]
+        loss = (x + 1 - 2 * x) ** 2
+        seen = []
+        for zero_first in (False, False, True):
+            if zero_first:
+                x.grad.zero_()
+            loss.backward(retain_graph=True)
+            seen.append(x.grad.item())
+        want = {"loss": loss.item(), "grad_first": seen[0], "grad_second": seen[1], "grad_after_zero": seen[2]}
+        return close_all(output, want, **TOL)
+
+
+SUITE = LabSuite("autodiff", [EvaluationTrace(), AdjointTrace(), DualCheck(), JvpCheck(), VariableCheck(),
+                              TapeCheck(), GradCheck(), JacobianForward(), JacobianReverse(), Accumulation()])

@@ -1,0 +1,108 @@
+"""Ground truth for the autodiff labs: torch differentiating the same program, in float64.
+
+Programs are the plain-data steps of `aisys.autodiff.programs`; every helper here runs them
+on torch tensors and asks torch's own autodiff (`torch.autograd.grad`, `torch.func.jvp`,
+`torch.autograd.functional.jacobian`). Checks call these in the grading parent only.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from aisys.autodiff.programs import evaluate
+from aisys.grading import compare
+from aisys.grading.spec import PASS, Verdict, fail
+
+INPUTS = ("x1", "x2")
+
+
+def tensors(values: Sequence[Any], requires_grad: bool = False) -> list:
+    import torch
+
+    return [torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64, requires_grad=requires_grad)
+            for v in values]
+
+
+def _grads(y, xs, create_graph: bool) -> list:
+    """torch.autograd.grad of y.sum(), with zeros (not None) for unused inputs."""
+    import torch
+
+    if not y.requires_grad:
+        return [torch.zeros_like(x) for x in xs]
+    got = torch.autograd.grad(y.sum(), xs, create_graph=create_graph, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for g, x in zip(got, xs)]
+
+
+def torch_value(steps: list, output: str, values: Sequence[Any]) -> np.ndarray:
+    xs = tensors(values)
+    return evaluate(steps, dict(zip(INPUTS, xs)))[output].detach().numpy()
+
+
+def torch_grad(steps: list, output: str, values: Sequence[Any], order: int = 1) -> list[np.ndarray]:
+    """First derivatives of `output` (summed) w.r.t. x1, x2; order=2: of ∂output/∂x1 again."""
+    xs = tensors(values, requires_grad=True)
+    y = evaluate(steps, dict(zip(INPUTS, xs)))[output]
+    first = _grads(y, xs, create_graph=order > 1)
+    result = first if order == 1 else _grads(first[0], xs, create_graph=False)
+    return [g.detach().numpy() for g in result]
+
+
+def torch_jvp(steps: list, outputs: Sequence[str], primals: Sequence[Any], tangents: Sequence[Any]):
+    """(values, tangents) of the program's outputs, each a list of arrays (torch.func.jvp)."""
+    import torch
+
+    def f(*xs):
+        env = evaluate(steps, dict(zip(INPUTS, xs)))
+        return tuple(env[o] for o in outputs)
+
+    values, dots = torch.func.jvp(f, tuple(tensors(primals)), tuple(tensors(tangents)))
+    return [v.numpy() for v in values], [d.numpy() for d in dots]
+
+
+def torch_jacobian(steps: list, outputs: Sequence[str], inputs: Sequence[str], x: Sequence[float]) -> np.ndarray:
+    import torch
+
+    def f(vec):
+        env = evaluate(steps, {name: vec[i] for i, name in enumerate(inputs)})
+        return torch.stack([env[o] for o in outputs])
+
+    return torch.autograd.functional.jacobian(f, tensors([x])[0]).numpy()
+
+
+def close(actual: Any, expected: Any, **kw) -> Verdict:
+    """`compare.close`, safe for 0-d values (there `np.abs` returns a numpy scalar, which the
+    shared helper then tries to index): scalars are compared as one-element vectors."""
+    try:
+        scalar = np.ndim(expected) == 0 and actual is not None and np.ndim(actual) == 0
+    except Exception:
+        scalar = False
+    if scalar:
+        verdict = compare.close([actual], [expected], **kw)
+        return verdict if verdict.passed else fail(verdict.message.replace("at index (0,)", "(a scalar)"))
+    return compare.close(actual, expected, **kw)
+
+
+def close_all(output: Any, expected: dict, **tol) -> Verdict:
+    """Every key of `expected` present in the dict `output` and numerically close."""
+    if not isinstance(output, dict):
+        return fail(f"expected a dict with keys {', '.join(map(str, expected))}")
+    for key, want in expected.items():
+        if key not in output:
+            return fail(f"missing key {key!r}")
+        verdict = close(output[key], want, what=str(key), **tol)
+        if not verdict.passed:
+            return verdict
+    return PASS
+
+
+def close_list(output: Any, expected: Sequence[Any], names: Sequence[str], **tol) -> Verdict:
+    """A list of arrays/numbers, element by element, each named in messages."""
+    if not isinstance(output, (list, tuple)) or len(output) != len(expected):
+        got = len(output) if isinstance(output, (list, tuple)) else type(output).__name__
+        return fail(f"expected a list of {len(expected)} results, got {got}")
+    for got, want, name in zip(output, expected, names):
+        verdict = close(got, want, what=name, **tol)
+        if not verdict.passed:
+            return verdict
+    return PASS

@@ -1,0 +1,248 @@
+"""Lab 02, part 3 — reverse mode by operator overloading with a tape.
+
+Reverse mode runs the program once forward, *recording* every primitive on a tape (its
+inputs, its output and how to send a gradient back through it), then replays the tape
+backwards with adjoints v̄ = ∂out/∂v (the adjoint trace of part 1, automated):
+
+    v̄_out = 1;   for each entry, newest first:   v̄_input += v̄_output · ∂output/∂input
+
+One backward sweep gives the gradient with respect to *every* input — a vector-Jacobian
+product — so reverse mode costs m sweeps for m outputs: the right tool for a loss (m = 1).
+
+Three details make or break it (the checks test each one):
+
+- **fan-out accumulates**: a value read by several ops receives the *sum* of their
+  contributions (`+=`, never `=`);
+- **the backward pass is itself recorded**: the rules are written with Variable operations,
+  so the gradients are Variables on the tape and `grad(grad(y, [x])[0], [x])` gives the
+  second derivative (this is `create_graph=True` in torch);
+- **broadcasting is undone**: if `a` of shape (3, 1) met `b` of shape (4,) in `a * b`, the
+  gradient of `a` must be summed back to shape (3, 1) (`_unbroadcast`).
+
+This is the design of the article 动手实现 PyTorch 微分 (ZOMI, AISystem 05Framework/02AutoDiff),
+where each op appends a TapeEntry(inputs, outputs, propagate) to a global tape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+
+
+@dataclass
+class Entry:
+    """One recorded primitive: `output = op(*inputs)`; `backward(g, output)` returns one
+    gradient (a Variable, or None for 'no gradient') per input, given g = ∂L/∂output."""
+    op: str
+    inputs: tuple
+    output: "Variable"
+    backward: Callable
+
+
+class Tape:
+    """An ordered record of primitives: `.entries` is a list of `Entry`, oldest first.
+
+    - `with Tape() as tape:` makes `tape` the current tape for the block (nesting restores
+      the outer one on exit); outside any block `Tape.current()` is one module-wide tape.
+    - `record(op, inputs, output, backward)` appends an Entry and names the output
+      `v{k}` where k is the entry's position counting from 1 (v1, v2, ...), and sets
+      `output.index` to its position counting from 0 (what `grad` starts from).
+    - `log()` lists the entries in the article's style, one string each:
+      `"v2 = v-1 * v0"` for + − * / ** (symbols + - * / **), `"v3 = sin(v0)"` for the
+      functions (and any other op), `"v6 = -v5"` for negation; inputs by their `.name`.
+
+    Hint: keep the stack of active tapes in the class attribute `_stack`; `current()` is
+    its last item, else `_default`.
+    """
+
+    _stack: ClassVar[list["Tape"]] = []
+    _default: ClassVar["Tape | None"] = None
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __enter__(self) -> "Tape":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __exit__(self, *exc: Any) -> None:
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    @classmethod
+    def current(cls) -> "Tape":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def record(self, op: str, inputs: Sequence["Variable"], output: "Variable",
+               backward: Callable) -> Entry:
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def log(self) -> list[str]:
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+
+class Variable:
+    """A value (float or numpy array) that records every operation on it to a tape.
+
+    `Variable(value, name=None)` is a leaf on `Tape.current()`; `.value`, `.name`, `.tape`;
+    `.index` is its entry's position on the tape (None for a leaf); `.constant` is True for
+    plain numbers lifted into Variables (they get no gradient). Supports + − × / **
+    (a Variable or a plain number on either side), unary minus, and `.sin() .cos() .exp()
+    .log() .tanh()`. Each op computes the value with numpy and records, through
+    `_result`, a backward rule written **with Variable operations** (so it can be
+    differentiated again).
+
+    Hint: the rules, with g the output's gradient and out the output:
+    add (g, g) · sub (g, −g) · mul (g·b, g·a) · div (g/b, −g·a/(b·b)) · neg −g ·
+    pow (g·b·a**(b−1), g·out·log a — only when b is not constant) · sin g·cos a ·
+    cos −g·sin a · exp g·out · log g/a · tanh g·(1 − out·out). Binary rules pass each
+    gradient through `_unbroadcast(grad, input)`.
+    """
+
+    __array_ufunc__ = None   # numpy must hand `array * Variable` over to Variable.__rmul__
+
+    def __init__(self, value: Any, name: str | None = None, *, constant: bool = False,
+                 tape: Tape | None = None):
+        self.value = value
+        self.tape = tape if tape is not None else Tape.current()
+        self.constant = constant
+        self.index: int | None = None
+        self.name = name if name is not None else (repr(value) if constant else "x")
+
+    def __repr__(self) -> str:
+        return f"Variable({self.name}={self.value!r})"
+
+    def _lift(self, x: Any) -> "Variable":
+        """A plain number becomes a constant Variable on this Variable's tape."""
+        if isinstance(x, Variable):
+            return x
+        return Variable(float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=float),
+                        constant=True, tape=self.tape)
+
+    def _result(self, op: str, inputs: Sequence["Variable"], value: Any, backward: Callable) -> "Variable":
+        """The output Variable of one op, recorded on the tape unless every input is constant."""
+        if all(x.constant for x in inputs):
+            return Variable(value, constant=True, tape=self.tape)
+        out = Variable(value, tape=self.tape)
+        self.tape.record(op, inputs, out, backward)
+        return out
+
+    # -------------------------------------------------- arithmetic
+    def __add__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __radd__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __sub__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __rsub__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __mul__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __rmul__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __truediv__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __rtruediv__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __neg__(self) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __pow__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __rpow__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    # -------------------------------------------------- functions
+    def sin(self) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def cos(self) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def exp(self) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def log(self) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def tanh(self) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    # -------------------------------------------------- shape bookkeeping (given)
+    def sum_to(self, shape: tuple) -> "Variable":
+        """Sum a broadcast value back down to `shape` (numpy's broadcasting, undone)."""
+        value = np.asarray(self.value)
+        lead = value.ndim - len(shape)
+        value = value.sum(axis=tuple(range(lead))) if lead > 0 else value
+        axes = tuple(i for i, size in enumerate(shape) if size == 1 and value.shape[i] != 1)
+        value = value.sum(axis=axes, keepdims=True) if axes else value
+        source = np.shape(self.value)
+        return self._result("sum_to", (self,), value.reshape(shape) if shape else float(value),
+                            lambda g, out: (g.broadcast_to(source),))
+
+    def broadcast_to(self, shape: tuple) -> "Variable":
+        source = np.shape(self.value)
+        return self._result("broadcast_to", (self,), np.broadcast_to(self.value, shape).copy(),
+                            lambda g, out: (g.sum_to(source),))
+
+
+def _unbroadcast(grad: Variable, like: Variable) -> Variable:
+    """`grad` summed down to `like`'s shape when the forward op broadcast `like` up."""
+    shape = np.shape(like.value)
+    return grad if np.shape(grad.value) == shape else grad.sum_to(shape)
+
+
+def grad(output: Variable, inputs: Sequence[Variable]) -> list[Variable]:
+    """∂output/∂x for each x in `inputs`, by one backward sweep over output's tape.
+
+    The sweep starts from an adjoint of ones shaped like `output` (for a non-scalar output
+    that is the gradient of its sum, as `torch.autograd.grad(output.sum(), inputs)`), walks
+    the tape entries from `output`'s own entry back to the first, calls each entry's
+    `backward(g, entry.output)` when its output has an adjoint, and **adds** what comes back
+    into the adjoints of the entry's inputs (skip None and constant inputs). Returns one
+    Variable per input, shaped like it: zeros for an input `output` does not depend on.
+
+    The returned gradients are Variables built by recorded operations, so calling `grad`
+    on them differentiates again; calling `grad` twice on the same output gives the same
+    answer (entries recorded by a backward sweep come *after* the output, so a later
+    sweep ignores them).
+
+    Hint: keep adjoints in a dict keyed by `id(variable)`; `adj[k] = adj[k] + g` (a
+    recorded Variable addition) — never overwrite. Iterate over a *copy* of
+    `tape.entries[:output.index + 1]`: the backward rules append new entries as you go.
+    """
+    raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+
+def sin(x: Any) -> Any:
+    """`sin` for a Variable or a plain number (so programs read like math)."""
+    return x.sin() if isinstance(x, Variable) else np.sin(x)
+
+
+def cos(x: Any) -> Any:
+    return x.cos() if isinstance(x, Variable) else np.cos(x)
+
+
+def exp(x: Any) -> Any:
+    return x.exp() if isinstance(x, Variable) else np.exp(x)
+
+
+def log(x: Any) -> Any:
+    return x.log() if isinstance(x, Variable) else np.log(x)
+
+
+def tanh(x: Any) -> Any:
+    return x.tanh() if isinstance(x, Variable) else np.tanh(x)
