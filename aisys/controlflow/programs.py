@@ -1,0 +1,156 @@
+"""The programs lab 04 runs, each written once against a namespace `ns` so the same code is
+plain Python (`PY`), a dataflow graph built with your `cond`/`while_loop` (`graph_ns`), or
+torch (for autograd ground truth). That is the whole point of functional control flow: the
+program says *what* branches and loops, the namespace says *how*.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from aisys.controlflow import dataflow
+
+
+def _py_cond(pred, true_fn, false_fn, operands):
+    return list(true_fn(*operands) if pred else false_fn(*operands))
+
+
+def _py_while(cond_fn, body_fn, loop_vars):
+    vs = list(loop_vars)
+    while cond_fn(*vs):
+        vs = list(body_fn(*vs))
+    return vs
+
+
+PY = SimpleNamespace(sin=math.sin, cos=math.cos, exp=math.exp, cond=_py_cond, while_loop=_py_while,
+                     scope=lambda name: contextlib.nullcontext())
+
+
+GRAPH_MATH = SimpleNamespace(sin=dataflow.sin, cos=dataflow.cos, exp=dataflow.exp)
+
+
+def graph_ns(g: dataflow.DataflowGraph, lowering: Any) -> SimpleNamespace:
+    """Graph mode: control flow through the student's lowering (`lowering.cond`, ...)."""
+    return SimpleNamespace(**vars(GRAPH_MATH), cond=lowering.cond, while_loop=lowering.while_loop,
+                           scope=g.scope)
+
+
+# ---------------------------------------------------------------- branches
+
+
+def piecewise(ns, x):
+    """2x + 1 if x > 0 else -x"""
+    def then(x):
+        with ns.scope("then"):
+            return (x * 2 + 1,)
+
+    def other(x):
+        with ns.scope("else"):
+            return (-x,)
+    return ns.cond(x > 0, then, other, [x])
+
+
+def two_operands(ns, x, y):
+    """(y - x, x * y) if x < y else (x - y, x + y)"""
+    def then(x, y):
+        with ns.scope("then"):
+            return (y - x, x * y)
+
+    def other(x, y):
+        with ns.scope("else"):
+            return (x - y, x + y)
+    return ns.cond(x < y, then, other, [x, y])
+
+
+def nested_cond(ns, x):
+    """x > 0: (x > 10: x - 10 else x * 3) else x * x"""
+    def inner_then(x):
+        with ns.scope("then/then"):
+            return (x - 10,)
+
+    def inner_else(x):
+        with ns.scope("then/else"):
+            return (x * 3,)
+
+    def then(x):
+        with ns.scope("then"):
+            return ns.cond(x > 10, inner_then, inner_else, [x])
+
+    def other(x):
+        with ns.scope("else"):
+            return (x * x,)
+    return ns.cond(x > 0, then, other, [x])
+
+
+# ---------------------------------------------------------------- loops
+
+
+def sum_to(ns, n, i, s):
+    """s = 0 + 1 + ... + n (i and s start at 0)"""
+    i, s, n = ns.while_loop(lambda i, s, n: i <= n, lambda i, s, n: (i + 1, s + i, n), [i, s, n])
+    return [s]
+
+
+def factorial(ns, n, i, acc):
+    """acc = n! (i and acc start at 1)"""
+    i, acc, n = ns.while_loop(lambda i, acc, n: i <= n, lambda i, acc, n: (i + 1, acc * i, n), [i, acc, n])
+    return [acc]
+
+
+def collatz(ns, n, steps):
+    """Collatz steps from n down to 1: a trip count nobody knows before running."""
+    def body(n, steps):
+        half = lambda n: (n // 2,)
+        triple = lambda n: (n * 3 + 1,)
+        (n,) = ns.cond(n % 2 < 1, half, triple, [n])
+        return n, steps + 1
+    n, steps = ns.while_loop(lambda n, steps: n > 1, body, [n, steps])
+    return [steps]
+
+
+def nested_loops(ns, n, i, total):
+    """total = sum of i * j for 0 <= j < i < n: the inner loop runs i times in outer iteration i."""
+    def outer_body(i, total, n):
+        j, total, _ = ns.while_loop(lambda j, total, i: j < i,
+                                    lambda j, total, i: (j + 1, total + i * j, i), [i * 0, total, i])
+        return i + 1, total, n
+    i, total, n = ns.while_loop(lambda i, total, n: i < n, outer_body, [i, total, n])
+    return [total]
+
+
+BRANCH_PROGRAMS: dict[str, Callable] = {"piecewise": piecewise, "two_operands": two_operands,
+                                        "nested_cond": nested_cond}
+LOOP_PROGRAMS: dict[str, Callable] = {"sum_to": sum_to, "factorial": factorial, "collatz": collatz,
+                                      "nested_loops": nested_loops}
+
+
+# ---------------------------------------------------------------- differentiable loops
+# (cond, body) pairs over loop variables (x, y, i, n); only x and y carry gradients.
+
+def grad_cond(ns, x, y, i, n):
+    return i < n
+
+
+def grad_body_spiral(ns, x, y, i, n):
+    return ns.sin(x) * 0.9 + y * 0.3, y * 0.8 - x * x * 0.1, i + 1, n
+
+
+def grad_body_decay(ns, x, y, i, n):
+    return x * ns.exp(y * -0.2), ns.cos(x) + y * 0.5, i + 1, n
+
+
+GRAD_BODIES: dict[str, Callable] = {"spiral": grad_body_spiral, "decay": grad_body_decay}
+
+
+def unroll_body(ns, x, y):
+    """One step of a fixed-length recurrence (MindSpore unrolls these at compile time)."""
+    return x * 0.5 + ns.sin(y), y - x * 0.25
+
+
+def build(program: Callable, lowering: Any, names: list[str]) -> tuple[dataflow.DataflowGraph, list]:
+    """The dataflow graph of `program` on placeholders `names`, lowered by `lowering`."""
+    g = dataflow.DataflowGraph()
+    inputs = [g.placeholder(name) for name in names]
+    return g, list(program(graph_ns(g, lowering), *inputs))

@@ -1,0 +1,88 @@
+"""Lab 04, part 1 — the five firing rules that give a dataflow graph control flow.
+
+A dataflow graph has no program counter: an op runs when its inputs are there. TensorFlow
+(and the article 计算图的控制流实现) builds `if` and `while` from five small primitives
+whose *firing rules* differ from ordinary ops:
+
+    Switch(data, pred)  → data on the true side or the false side; a dead token on the other
+    Merge(a, b, ...)    → fires on the FIRST live input (it does not wait for the others)
+    Enter(x, frame)     → moves x into a child execution frame, iteration 0
+    Exit(x)             → moves x back out to the parent frame
+    NextIteration(x)    → passes x to iteration i+1 of the same frame
+
+Every value travels as a `Token(value, tag, dead)` (`aisys.controlflow.tokens`). The tag is
+a stack of (frame, iteration) pairs: `(("main", 0),)` at the top level,
+`(("main", 0), ("while_0", 3))` in iteration 3 of a loop. Dead tokens mark the untaken side
+of a Switch; ordinary ops turn dead inputs into dead outputs without computing, so dead
+tokens flow through a whole untaken branch until a Merge discards them.
+
+The interpreter (`aisys.controlflow.interpreter.execute`) calls these functions; they only
+look at tokens and return tokens.
+"""
+from __future__ import annotations
+
+from aisys.controlflow.tokens import Token
+
+
+def switch(data: Token, pred: Token) -> tuple[Token, Token]:
+    """Route `data` by `pred`: return `(false_side, true_side)`.
+
+    The chosen side carries `data` (same value, same tag); the other side carries a dead
+    token with the same tag. If `data` or `pred` is dead, *both* sides are dead — that is how
+    deadness spreads into a nested branch.
+
+    Hint: `Token(value, tag, dead=True)`; test `bool(pred.value)`.
+    """
+    raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+
+def merge(inputs: list[Token | None]) -> Token | None:
+    """Decide whether a Merge fires, given what has arrived so far for one tag.
+
+    `inputs[k]` is the token on input k, or None if nothing has arrived there yet. Fire (return
+    a token) as soon as any arrived input is live: forward it unchanged. If every input has
+    arrived and all are dead, return a dead token (the whole join was untaken). Otherwise
+    return None: wait.
+
+    Waiting for *all* inputs would be wrong: a loop's Merge joins the value entering the loop
+    with the value coming back from NextIteration, and the back edge only exists after the
+    Merge has fired — it would wait forever.
+
+    Hint: scan for the first live token; then check whether any input is still None.
+    """
+    raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+
+def enter(token: Token, frame: str) -> Token:
+    """Move `token` into the child frame `frame`: push `(frame, 0)` onto its tag.
+
+    The value and deadness are unchanged. Because the new tag keeps the parent's tag
+    underneath, the inner loop of outer iteration 2 is a different frame instance from the
+    inner loop of outer iteration 3, and their tokens never meet.
+
+    Hint: `token.tag + ((frame, 0),)`.
+    """
+    raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+
+def exit_(token: Token) -> Token | None:
+    """Leave the innermost frame: pop it off the tag.
+
+    A live token leaves with the parent's tag. A dead token does not leave at all (return
+    None): in every iteration where the loop goes on, the Switch sends a dead token towards
+    Exit, and only the final, live one may reach the code after the loop.
+
+    Hint: `token.tag[:-1]`.
+    """
+    raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+
+def next_iteration(token: Token) -> Token | None:
+    """Send a live token to the next iteration: bump the innermost iteration id by one.
+
+    A dead token (the body of the last iteration, after the predicate said stop) is
+    dropped: return None. Sending it round again would run the loop forever on dead tokens.
+
+    Hint: `frame, i = token.tag[-1]`, then `token.tag[:-1] + ((frame, i + 1),)`.
+    """
+    raise NotImplementedError("not implemented yet: read the docstring and its hint")
