@@ -33,7 +33,7 @@ class _LayerCheck(ExerciseCheck):
         layer = self.build(student, [kit.on_device(m) for m in dense], inp)
         x = kit.leaf(self.rank_input(inp, rank))
         with kit.comm_phase() as fwd:
-            y = layer(x)
+            y = self.call(layer, x, inp)
         with kit.comm_phase() as bwd:
             y.backward(kit.on_device(self.rank_upstream(inp, rank)))
         out = {"out": y, "x_grad": kit.grad_or_none(x),
@@ -57,7 +57,7 @@ class _LayerCheck(ExerciseCheck):
         """Dense forward + backward in the parent: output, input grad, each parameter's grad."""
         dense = self.dense(inp)
         x = self.full_input(inp).requires_grad_()
-        y = self.dense_forward(dense, x)
+        y = self.dense_forward(dense, x, inp)
         y.backward(self.full_upstream(inp))
         grads = {f"{i}.{name}": p.grad for i, m in enumerate(dense) for name, p in m.named_parameters()}
         return {"out": y.detach(), "x_grad": x.grad, **grads}
@@ -72,8 +72,11 @@ class _LayerCheck(ExerciseCheck):
 
         return seeded(inp["seed"] + 6, *inp["batch"], inp["out"])
 
-    def dense_forward(self, dense, x):
+    def dense_forward(self, dense, x, inp):
         return dense[0](x)
+
+    def call(self, layer, x, inp):
+        return layer(x)
 
     def forward_allowed(self, inp, output) -> dict[str, int]:
         return {}
@@ -207,7 +210,7 @@ class ParallelMLPCheck(_LayerCheck):
         return [seeded_linear(inp["seed"], inp["in"], inp["ffn"]),
                 seeded_linear(inp["seed"] + 2, inp["ffn"], inp["out"])]
 
-    def dense_forward(self, dense, x):
+    def dense_forward(self, dense, x, inp):
         import torch.nn.functional as F
 
         return dense[1](F.gelu(dense[0](x)))

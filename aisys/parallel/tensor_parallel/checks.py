@@ -8,6 +8,8 @@ communication structure read from each rank's CommLog, and a real run of torch's
 from __future__ import annotations
 
 from aisys.parallel.suite import DistributedSuite
-from aisys.parallel.tensor_parallel import check_layers, check_operators
+from aisys.parallel.tensor_parallel import (check_attention, check_layers, check_operators, check_vocab,
+                                           check_volume)
 
-SUITE = DistributedSuite("tensor-parallel", check_operators.CHECKS + check_layers.CHECKS)
+SUITE = DistributedSuite("tensor-parallel", check_operators.CHECKS + check_layers.CHECKS
+                         + check_attention.CHECKS + check_vocab.CHECKS + check_volume.CHECKS)

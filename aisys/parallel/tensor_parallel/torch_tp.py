@@ -43,11 +43,18 @@ class TorchCollectives(TorchDispatchMode):
         return sum(size for name, size in self.records if op is None or name == op)
 
 
-def tp_mesh(world: int, device_type: str = "cpu"):
-    """A 1-D DeviceMesh over the first `world` ranks of the default group."""
-    from torch.distributed.device_mesh import init_device_mesh
+def tp_mesh(world: int, device_type: str | None = None):
+    """A 1-D DeviceMesh over this scope's ranks (the first `world` ranks of the launch)."""
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
-    return init_device_mesh(device_type, (world,), mesh_dim_names=("tp",))
+    from aisys.parallel import context
+
+    device_type = device_type or context.device().type
+    group = context.current_group()
+    if group is None and world == dist.get_world_size():
+        return init_device_mesh(device_type, (world,), mesh_dim_names=("tp",))
+    return DeviceMesh.from_group(group, device_type, mesh_dim_names=("tp",))
 
 
 def plan_for(module: nn.Module) -> dict:
@@ -98,12 +105,15 @@ def measure_stack_comm(batch: int, seq: int, hidden: int, heads: int, layers: in
     """
     from aisys.parallel.tensor_parallel.dense import dense_stack, seeded
 
-    stack = dense_stack(seed, hidden, heads, 2 * hidden, layers)
+    from aisys.parallel import context
+
+    dev = context.device()
+    stack = dense_stack(seed, hidden, heads, 2 * hidden, layers).to(dev)
     torch_parallelize(stack, tp_mesh(world))
-    x = seeded(seed + 7, batch, seq, hidden, dtype=torch.float32).requires_grad_()
+    x = seeded(seed + 7, batch, seq, hidden, dtype=torch.float32).to(dev).requires_grad_()
     with TorchCollectives() as log:
         y = local(stack(x))
-        y.backward(seeded(seed + 8, batch, seq, hidden, dtype=torch.float32))
+        y.backward(seeded(seed + 8, batch, seq, hidden, dtype=torch.float32).to(dev))
     counts = log.counts()
     return {"all_reduces": counts.get("all_reduce", 0), "bytes": log.total_bytes("all_reduce"),
             "other_collectives": sum(n for op, n in counts.items() if op != "all_reduce")}
