@@ -91,10 +91,14 @@ class _Interpreter:
         self.run.produced[(node, port, token.tag)] = token
         for dst, k in self.consumers.get((node, port), []):
             slots = self.slots.setdefault((dst, token.tag), [None] * len(self.g.ir[dst].inputs))
+            if (dst, token.tag) in self.fired and not token.dead and self.g.ir[dst].op == "Merge":
+                raise ExecutionError(
+                    f"a second live token reached {dst} in {show_tag(token.tag)} after it fired: "
+                    "does NextIteration advance the iteration id?")
             if slots[k] is not None:
                 raise ExecutionError(
                     f"two tokens reached input {k} of {dst} with the same tag {show_tag(token.tag)}: "
-                    "does NextIteration advance the iteration id?")
+                    "do Enter/Exit/NextIteration set the tag right?")
             slots[k] = token
             self.queue.append((dst, token.tag))
 

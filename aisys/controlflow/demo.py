@@ -1,0 +1,213 @@
+"""`aisys lab run control-flow`: firing rules, the wiring of a cond and a while, execution
+traces with frames and iteration ids, results against Python and torch, three approaches."""
+from __future__ import annotations
+
+from functools import partial
+from types import SimpleNamespace
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from aisys.controlflow import programs as P
+from aisys.controlflow.dataflow import DataflowGraph
+from aisys.controlflow.interpreter import execute, frame_iterations
+from aisys.controlflow.lowering_checks import RULE_NAMES
+from aisys.controlflow.tokens import Token, show_tag
+from aisys.graph.dot import to_dot
+from aisys.labrun import DemoOptions
+from aisys.ui.attempt import attempt
+from aisys.ui.controlflow_tables import trace_table, wiring_table
+from aisys.ui.graph_tree import graph_tree
+from aisys.workspace import Student
+
+LOOP_FEEDS = {"sum_to": {"n": 10, "i": 0, "s": 0}, "factorial": {"n": 6, "i": 1, "acc": 1},
+              "collatz": {"n": 27, "steps": 0}, "nested_loops": {"n": 4, "i": 0, "total": 0}}
+BRANCH_FEEDS = {"piecewise": [{"x": 3.0}, {"x": -2.0}], "two_operands": [{"x": 1.0, "y": 4.0}],
+                "nested_cond": [{"x": 12.0}, {"x": 5.0}, {"x": -3.0}]}
+
+
+def run(student: Student, console: Console, options: DemoOptions) -> None:
+    rules = firing_rules(student, console)
+    lowering = SimpleNamespace(cond=attempt(console, student, "cond", lambda f: f),
+                               while_loop=attempt(console, student, "while_loop", lambda f: f))
+    if rules is None:
+        console.print("[yellow]the graphs below need all five firing rules; showing the wiring only[/]")
+    wiring(console, lowering, rules, options)
+    results(console, lowering, rules)
+    gradients(student, console)
+    unrolling(student, console)
+    torch_side_by_side(console)
+    approaches(console)
+
+
+def firing_rules(student: Student, console: Console):
+    console.rule("1 · firing rules: tokens in, tokens out")
+    live, dead = Token(3.0, (("main", 0), ("while_0", 2))), Token(None, (("main", 0),), True)
+    pred_t, pred_f = Token(True, live.tag), Token(False, live.tag)
+    examples = {
+        "switch": [("data=3.0, pred=True", lambda f: f(live, pred_t)), ("data=3.0, pred=False", lambda f: f(live, pred_f))],
+        "merge": [("[live, not arrived]", lambda f: f([live, None])), ("[dead, not arrived]", lambda f: f([dead, None])),
+                  ("[dead, dead]", lambda f: f([dead, dead]))],
+        "enter": [("live, frame 'while_1'", lambda f: f(live, "while_1"))],
+        "exit_": [("live", lambda f: f(live)), ("dead", lambda f: f(Token(None, live.tag, True)))],
+        "next_iteration": [("live", lambda f: f(live)), ("dead", lambda f: f(Token(None, live.tag, True)))],
+    }
+    table = Table("rule", "input", "output", title=f"input token tag: {show_tag(live.tag)}", title_justify="left")
+    for name, cases in examples.items():
+        rows = attempt(console, student, name, lambda f: [(label, _show(call(f))) for label, call in cases])
+        for label, shown in rows or []:
+            table.add_row(name, escape(label), escape(shown))
+    if table.row_count:
+        console.print(table)
+    got = [attempt(console, student, name, lambda f: f) for name in RULE_NAMES]
+    return SimpleNamespace(**dict(zip(RULE_NAMES, got))) if all(got) else None
+
+
+def _show(out) -> str:
+    if isinstance(out, Token):
+        return "dead @ " + show_tag(out.tag) if out.dead else f"{out.value!r} @ {show_tag(out.tag)}"
+    if isinstance(out, (tuple, list)):
+        return "(false: " + _show(out[0]) + ",  true: " + _show(out[1]) + ")"
+    return "None (wait / drop)" if out is None else repr(out)
+
+
+def wiring(console: Console, lowering, rules, options: DemoOptions) -> None:
+    console.rule("2 · cond lowered to Switch/Merge: only the taken branch runs")
+    if lowering.cond:
+        g, outs = attempt_build(console, P.piecewise, lowering, ["x"])
+        if g is not None:
+            console.print(graph_tree(g.ir, "piecewise(x) = 2x + 1 if x > 0 else -x"))
+            console.print(wiring_table(g, "wiring (Switch ports: F = false side, T = true side)"))
+            for feeds in BRANCH_FEEDS["piecewise"]:
+                _trace(console, g, outs, rules, feeds, f"execution log, x = {feeds['x']} (dead rows: the untaken branch)")
+    console.rule("3 · while_loop lowered to Enter/Merge/Switch/NextIteration/Exit")
+    if lowering.while_loop:
+        g, outs = attempt_build(console, P.sum_to, lowering, ["n", "i", "s"])
+        if g is not None:
+            console.print(graph_tree(g.ir, "sum_to: s = 0 + 1 + ... + n  (a cycle: Merge ← NextIteration)"))
+            console.print(wiring_table(g, "wiring of the loop"))
+            if options.dot:
+                options.dot.write_text(to_dot(g.ir, "sum_to"))
+                console.print(f"DOT written to {options.dot}")
+            _trace(console, g, outs, rules, {"n": 2, "i": 0, "s": 0}, "execution log, n = 2: frame while_0, iterations 0..3")
+        g, outs = attempt_build(console, P.nested_loops, lowering, ["n", "i", "total"])
+        if g is not None and rules is not None:  # frames of a nested loop
+            run = attempt_run(console, g, rules, LOOP_FEEDS["nested_loops"])
+            if run is not None:
+                table = Table("frame instance", "iterations (incl. the final test)", title="nested loops, n = 4",
+                              title_justify="left")
+                for key, count in frame_iterations(run.log).items():
+                    table.add_row(show_tag(key[:-1]) + "/" + key[-1], str(count))
+                console.print(table)
+
+
+def attempt_build(console: Console, program, lowering, names):
+    try:
+        return P.build(program, lowering, names)
+    except NotImplementedError:
+        console.print(f"[yellow]not implemented yet — {program.__name__} needs cond/while_loop in lowering.py[/]")
+    except Exception as err:  # the student's bug: say it and go on
+        console.print(f"[red]building {program.__name__} failed: {type(err).__name__}: {err}[/]")
+    return None, None
+
+
+def attempt_run(console: Console, g, rules, feeds):
+    try:
+        return execute(g, rules, feeds)
+    except Exception as err:
+        console.print(f"[red]running the graph failed: {type(err).__name__}: {err}[/]")
+        return None
+
+
+def _trace(console, g, outs, rules, feeds, title) -> None:
+    if rules is None:
+        return
+    run = attempt_run(console, g, rules, feeds)
+    if run is not None:
+        console.print(trace_table(run.log, title))
+
+
+def results(console: Console, lowering, rules) -> None:
+    console.rule("4 · your graphs against plain Python")
+    if rules is None or not (lowering.cond and lowering.while_loop):
+        console.print("[yellow]needs the firing rules, cond and while_loop[/]")
+        return
+    table = Table("program", "inputs", "graph", "python", "", "firings")
+    cases = [(n, f) for n, fs in BRANCH_FEEDS.items() for f in fs] + list(LOOP_FEEDS.items())
+    programs = P.BRANCH_PROGRAMS | P.LOOP_PROGRAMS
+    for name, feeds in cases:
+        g, outs = attempt_build(console, programs[name], lowering, list(feeds))
+        if g is None:
+            return
+        run = attempt_run(console, g, rules, feeds)
+        mine = [run.value(o) for o in outs] if run is not None else None
+        truth = list(programs[name](P.PY, *feeds.values()))
+        mark = "[green]✓[/]" if mine == truth else "[red]✗[/]" if mine is not None else ""
+        table.add_row(name, str(feeds), str(mine), str(truth), mark, str(len(run.log)) if run else "")
+    console.print(table)
+
+
+def gradients(student: Student, console: Console) -> None:
+    console.rule("5 · gradients through a loop: a stack of per-iteration values")
+    vars0, grads = [0.5, -0.3, 0.0, 5.0], [1.0, 1.0, 0.0, 0.0]
+    got = attempt(console, student, "while_loop_grad", lambda f: f(
+        partial(P.grad_cond, P.GRAPH_MATH), partial(P.grad_body_spiral, P.GRAPH_MATH), vars0, grads))
+    if got is None:
+        return
+    import torch
+
+    ns = SimpleNamespace(sin=torch.sin, cos=torch.cos, exp=torch.exp)
+    start = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in vars0]
+    vs = list(start)
+    while bool(P.grad_cond(ns, *vs)):
+        vs = list(P.grad_body_spiral(ns, *vs))
+    truth = torch.autograd.grad(vs[0] + vs[1], start[:2])
+    table = Table("", "d/dx0", "d/dy0", title="spiral loop, 5 iterations", title_justify="left")
+    table.add_row("while_loop_grad", *(f"{g:.10f}" for g in got[1][:2]))
+    table.add_row("torch autograd", *(f"{float(g):.10f}" for g in truth))
+    console.print(table)
+
+
+def unrolling(student: Student, console: Console) -> None:
+    console.rule("6 · unroll: no primitives, n × the body")
+    table = Table("n", "ops in graph", "Switch/Merge/…", "x, y after n steps")
+
+    def grow(unroll):
+        for n in (1, 2, 4, 8):
+            g = DataflowGraph()
+            outs = unroll(partial(P.unroll_body, P.GRAPH_MATH), n, [g.placeholder("x"), g.placeholder("y")])
+            counts = g.op_counts()
+            run = execute(g, None, {"x": 1.0, "y": 0.5})
+            prims = sum(counts.get(p, 0) for p in ("Switch", "Merge", "Enter", "Exit", "NextIteration"))
+            table.add_row(str(n), str(len(g) - 2), str(prims), ", ".join(f"{run.value(o):.5f}" for o in outs))
+        return table
+    if attempt(console, student, "unroll", grow) is not None:
+        console.print(table)
+
+
+def torch_side_by_side(console: Console) -> None:
+    console.rule("7 · the same programs with torch.cond and torch.while_loop")
+    import torch
+
+    if not hasattr(torch, "cond") or not hasattr(torch, "while_loop"):
+        console.print(f"torch {torch.__version__} has no torch.cond / torch.while_loop")
+        return
+    x = torch.tensor(-2.0)
+    y = torch.cond(x > 0, lambda x: x * 2 + 1, lambda x: -x, (x,))
+    i, s = torch.while_loop(lambda i, s: i <= 10, lambda i, s: (i + 1, s + i), (torch.tensor(0), torch.tensor(0)))
+    console.print(f"torch.cond(x > 0, 2x + 1, -x) at x = -2 → {y.item()}   "
+                  f"torch.while_loop sum 0..10 → {s.item()}  (torch {torch.__version__}; both are "
+                  "higher-order ops that torch.export keeps as one node with subgraphs)")
+
+
+def approaches(console: Console) -> None:
+    console.rule("8 · three ways a framework handles control flow")
+    table = Table("approach", "who", "how", "cost")
+    table.add_row("host language", "PyTorch eager, JAX outside jit", "Python's own if/while run the ops",
+                  "easy to write; no whole graph to optimise or export")
+    table.add_row("graph primitives", "TensorFlow 1.x (tf.cond, tf.while_loop)",
+                  "Switch/Merge/Enter/Exit/NextIteration in the graph", "one graph, any trip count; hard to read and debug")
+    table.add_row("source parsing", "MindSpore, Paddle dy2static, TorchScript",
+                  "parse the Python AST, emit graph control flow", "Python-looking code; only a subset of Python")
+    console.print(table)
