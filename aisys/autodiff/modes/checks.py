@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aisys.autodiff.counting import counting_calls
 from aisys.autodiff.modes.reverse_checks import ARRAY_SHAPES, GradCheck, TapeCheck, VariableCheck, program_case
 from aisys.autodiff.programs import CONSTANT_STEPS, F_STEPS, evaluate, random_program
 from aisys.autodiff.truth import INPUTS, close, close_all, close_list, tensors, torch_jacobian, torch_jvp
@@ -160,27 +161,16 @@ class _JacobianCheck(ExerciseCheck):
 
     def run(self, case, student):
         i = case.inputs
-        mode, jac_mod = student.module(self.mode_file), student.module("jacobians.py")
-        calls = {"passes": 0, "f": 0}
-        original = getattr(mode, self.counted)
-
-        def counting(*args, **kwargs):
-            calls["passes"] += 1
-            return original(*args, **kwargs)
+        f_calls = {"f": 0}
 
         def f(*xs):
-            calls["f"] += 1
+            f_calls["f"] += 1
             env = evaluate(i["steps"], dict(zip(i["inputs"], xs)))
             return [env[o] for o in i["outputs"]]
 
-        patched = [m for m in (mode, jac_mod) if getattr(m, self.counted, None) is original]
-        for m in patched:
-            setattr(m, self.counted, counting)
-        try:
+        with counting_calls(student.module(self.mode_file), self.counted, student.module("jacobians.py")) as calls:
             jac = student.get(self.exercise)(f, list(i["x"]))
-        finally:
-            for m in patched:
-                setattr(m, self.counted, original)
+        calls = {"passes": calls["calls"], **f_calls}
         return {"J": np.asarray(jac, dtype=float), **calls}
 
     def judge(self, case, output):

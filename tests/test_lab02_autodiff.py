@@ -1,0 +1,125 @@
+"""Lab 02 autodiff: the reference scores 100, stubs 0, plausible bugs lose points; bench unit tests."""
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+import pytest
+
+from conftest import check_json, exercise, run_cli, workspace
+
+from aisys.autodiff.counting import counting_calls
+from aisys.autodiff.programs import F_STEPS, evaluate, random_program, tape_lines
+from aisys.autodiff.truth import close, torch_grad
+
+FOLDER = "02_autodiff"
+
+
+@pytest.fixture(scope="module")
+def solutions_report():
+    return check_json("autodiff", "--solutions")
+
+
+@pytest.fixture(scope="module")
+def stubs_report(tmp_path_factory):
+    from conftest import REPO
+
+    return check_json("autodiff", "--labs-dir", str(REPO / "labs"))
+
+
+def _failed_cases(report: dict, name: str) -> dict[str, str]:
+    return {c["id"]: c.get("message", "") for c in exercise(report, name)["cases"] if c["status"] != "passed"}
+
+
+def test_solutions_score_full_marks(solutions_report):
+    report, proc = solutions_report
+    assert proc.returncode == 0, proc.stderr
+    assert report["score"] == report["max_score"] == 100
+
+
+def test_stubs_score_zero_without_traceback(stubs_report):
+    report, proc = stubs_report
+    assert proc.returncode == 1
+    assert report["score"] == 0
+    assert all(ex["status"] == "not_implemented" for lab in report["labs"] for ex in lab["exercises"])
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_accumulation_on_fan_out_loses_points(tmp_path):
+    labs = workspace(tmp_path, FOLDER, {
+        "reverse_mode.py": [("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx",
+                             "adjoint[id(x)] = gx")],
+        "traces.py": [('bar["v0"] += bar["v2"] * v["v-1"]', 'bar["v0"] = bar["v2"] * v["v-1"]')]})
+    report, proc = check_json("autodiff", "--labs-dir", str(labs))
+    assert proc.returncode == 1
+    failed = _failed_cases(report, "grad")
+    assert {"fan-out-leaf", "nonleaf-reuse"} <= set(failed)
+    assert "∂y/∂x1" in failed["fan-out-leaf"] and "largest difference" in failed["fan-out-leaf"]
+    assert "f(2,5)" in _failed_cases(report, "adjoint_trace")
+    assert exercise(report, "Dual")["status"] == "passed"
+
+
+def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):
+    labs = workspace(tmp_path, FOLDER, {
+        "reverse_mode.py": [
+            ("lambda g, out: (_unbroadcast(g * b, a), _unbroadcast(g * a, b))",
+             "lambda g, out: (_unbroadcast(g * b.value, a), _unbroadcast(g * a.value, b))"),
+            ("return grad if np.shape(grad.value) == shape else grad.sum_to(shape)", "return grad")],
+        "jacobians.py": [("    xs = [reverse_mode.Variable(float(v)) for v in x]",
+                          "    return jacobian_forward(f, x)\n    xs = [reverse_mode.Variable(float(v)) for v in x]")]})
+    report, _ = check_json("autodiff", "--labs-dir", str(labs))
+    failed = _failed_cases(report, "grad")
+    assert "second-order-f" in failed and "f" not in failed       # first order still right
+    assert "broadcast" in failed and "shape" in failed["broadcast"]
+    wide = _failed_cases(report, "jacobian_reverse")["wide-6x1"]
+    assert "calls of grad" in wide and "J is right" in wide
+    assert exercise(report, "jacobian_forward")["status"] == "passed"
+
+
+@pytest.mark.parametrize("solution", [True, False])
+def test_demo_exits_zero(solution):
+    proc = run_cli("lab", "run", "autodiff", *(["--solution"] if solution else []))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    if solution:
+        assert "11.65207146" in proc.stdout and "v2 = v-1 * v0" in proc.stdout
+    else:
+        assert "not implemented yet" in proc.stdout
+
+
+# ------------------------------------------------------------------ bench
+
+
+def test_random_programs_are_finite_and_use_every_value():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        steps, outs = random_program(rng, int(rng.integers(3, 14)), outputs=int(rng.integers(1, 4)))
+        env = evaluate(steps, {"x1": float(rng.uniform(-2, 2)), "x2": float(rng.uniform(-2, 2))})
+        assert all(math.isfinite(v) and abs(v) < 1e6 for v in env.values())
+        used = {a for _, _, args in steps for a in args if isinstance(a, str)}
+        assert all(name in used or name in outs for name, _, _ in steps)
+
+
+def test_tape_lines_and_torch_truth_match_the_articles_example():
+    assert tape_lines(F_STEPS, {"x1": "v-1", "x2": "v0"}) == [
+        "v1 = log(v-1)", "v2 = v-1 * v0", "v3 = sin(v0)", "v4 = v1 + v2", "v5 = v4 - v3"]
+    g1, g2 = torch_grad(F_STEPS, "v5", [2.0, 5.0])
+    assert float(g1) == pytest.approx(5.5) and float(g2) == pytest.approx(1.7163378145367738)
+    h11, h12 = torch_grad(F_STEPS, "v5", [2.0, 5.0], order=2)
+    assert float(h11) == pytest.approx(-0.25) and float(h12) == pytest.approx(1.0)
+
+
+def test_counting_calls_counts_and_restores():
+    mod = types.SimpleNamespace(fn=lambda x: x + 1)
+    alias = types.SimpleNamespace(fn=mod.fn)
+    original = mod.fn
+    with counting_calls(mod, "fn", alias) as calls:
+        mod.fn(1), alias.fn(2)
+    assert calls["calls"] == 2 and mod.fn is original and alias.fn is original
+
+
+def test_close_handles_scalars_without_leaking_values():
+    assert close(np.float64(1.0), 1.0).passed
+    verdict = close(1.5, 1.0, what="∂y/∂x1")
+    assert not verdict.passed and "(a scalar)" in verdict.message and "1.0" not in verdict.message
