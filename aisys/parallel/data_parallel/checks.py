@@ -8,6 +8,7 @@ ZeRO paper's numbers.
 from __future__ import annotations
 
 from aisys.parallel.data_parallel.check_data import RingAllReduce, ShardIndices
+from aisys.parallel.data_parallel.check_ddp import BucketedDDPCheck, NaiveDDPCheck
 from aisys.parallel.suite import DistributedSuite
 
-SUITE = DistributedSuite("data-parallel", [ShardIndices(), RingAllReduce()])
+SUITE = DistributedSuite("data-parallel", [ShardIndices(), RingAllReduce(), NaiveDDPCheck(), BucketedDDPCheck()])

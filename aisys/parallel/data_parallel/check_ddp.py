@@ -1,0 +1,133 @@
+"""Checks for NaiveDDP and BucketedDDP: k steps on N ranks == k steps on one process."""
+from __future__ import annotations
+
+import time
+
+from aisys.grading.compare import close
+from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+
+
+def _case(name: str, rng, world: int, **extra) -> Case:
+    return Case(name, {"world": world, "seed": int(rng.integers(1 << 30)), "steps": 3, "batch": 8 * world,
+                       "hidden": int(rng.choice([12, 16, 24])), "lr": 0.05, **extra})
+
+
+def train_on_rank(case: Case, wrap) -> dict:
+    """In a rank: build a differently-seeded toy, wrap it, train `steps` steps on this rank's shard."""
+    import torch.nn.functional as F
+
+    from aisys.parallel import comm, context
+    from aisys.parallel.data_parallel.toys import MomentumSGD, make_toy, shard, state_arrays, toy_batches
+
+    p, rank, world = case.inputs, context.rank(), context.world_size()
+    model = make_toy(p["seed"] + 7919 * rank, hidden=p["hidden"])
+    with comm.comm_log().capture() as setup:
+        ddp = wrap(model)
+    opt = MomentumSGD(model.parameters(), p["lr"])
+    steps = []
+    for batch in toy_batches(p["seed"] + 1, p["steps"], p["batch"]):
+        x, y = shard(batch, rank, world)
+        opt.zero_grad()
+        with comm.comm_log().capture() as records:
+            F.mse_loss(ddp(x), y).backward()
+            backward_end = time.perf_counter()
+            ddp.sync_gradients()
+        opt.step()
+        reduces = [r for r in records if r["op"] == "all_reduce"]
+        steps.append({"reduce_bytes": [r["bytes"] for r in reduces],
+                      "early": sum(r["start"] < backward_end for r in reduces),
+                      "all_async": all(r["async"] for r in reduces),
+                      "other_ops": sorted({r["op"] for r in records} - {"all_reduce"})})
+    return {"state": state_arrays(model), "steps": steps, "broadcasts": sum(r["op"] == "broadcast" for r in setup)}
+
+
+def judge_training(case: Case, output: list) -> object:
+    """Every rank's final parameters and buffers equal single-process full-batch training."""
+    from aisys.parallel.data_parallel.toys import make_toy, state_arrays, toy_batches, train_single_process
+
+    p = case.inputs
+    model = make_toy(p["seed"], hidden=p["hidden"])        # rank 0's initial state
+    truth = state_arrays(train_single_process(model, toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"]))
+    for rank, out in enumerate(output):
+        for name, want in truth.items():
+            got = out["state"].get(name)
+            if got is None:
+                return fail(f"rank {rank}: {name} is missing from the model after training")
+            verdict = close(got, want, rtol=1e-4, atol=1e-5,
+                            what=f"rank {rank}: {name} after {p['steps']} steps vs one process on the full batch")
+            if not verdict.passed:
+                return verdict
+    return PASS
+
+
+def judge_volume(case: Case, output: list) -> object:
+    """Each step reduces every trainable gradient exactly once (frozen: never; shared: once)."""
+    from aisys.parallel.data_parallel.toys import make_toy, trainable_bytes
+
+    want = trainable_bytes(make_toy(0, hidden=case.inputs["hidden"]))
+    for rank, out in enumerate(output):
+        for step, info in enumerate(out["steps"]):
+            got = sum(info["reduce_bytes"])
+            if got != want:
+                return fail(f"rank {rank}, step {step}: all-reduced {got} bytes of gradient but the model has "
+                            f"{want} bytes of trainable parameters (something reduced twice, a frozen "
+                            "parameter reduced, or a gradient missed)")
+    return PASS
+
+
+class NaiveDDPCheck(ExerciseCheck):
+    exercise = "NaiveDDP"
+    hint = ("broadcast every parameter AND buffer from rank 0 in __init__; after backward average each "
+            "p.grad (skip p.grad is None: frozen); a shared weight is one parameter")
+
+    def cases(self, rng):
+        return [_case("w2-toy", rng, 2), _case("w4-toy", rng, 4), _case("w2-wide", rng, 2)]
+
+    def run(self, case, student):
+        cls = student.get("NaiveDDP")
+        return train_on_rank(case, cls)
+
+    def judge(self, case, output):
+        verdict = judge_training(case, output)
+        return verdict if not verdict.passed else judge_volume(case, output)
+
+
+class BucketedDDPCheck(ExerciseCheck):
+    exercise = "BucketedDDP"
+    hint = ("buckets in reverse parameter order, closed when they reach bucket_cap_mb MiB; launch each "
+            "bucket's async all_reduce from the post-accumulate-grad hook as soon as it is full (in bucket "
+            "order), and wait for all of them in sync_gradients")
+
+    def cases(self, rng):
+        small = float(rng.uniform(0.0015, 0.003))
+        return [_case("w2-several-buckets", rng, 2, cap=small), _case("w4-several-buckets", rng, 4, cap=small),
+                _case("w2-one-per-param", rng, 2, cap=1e-7), _case("w2-one-bucket", rng, 2, cap=25.0)]
+
+    def run(self, case, student):
+        cls = student.get("BucketedDDP")
+        return train_on_rank(case, lambda model: cls(model, bucket_cap_mb=case.inputs["cap"]))
+
+    def judge(self, case, output):
+        from aisys.parallel.data_parallel.toys import expected_buckets, make_toy
+
+        verdict = judge_training(case, output)
+        if not verdict.passed:
+            return verdict
+        verdict = judge_volume(case, output)
+        if not verdict.passed:
+            return verdict
+        want = expected_buckets(make_toy(0, hidden=case.inputs["hidden"]), case.inputs["cap"])
+        for rank, out in enumerate(output):
+            for step, info in enumerate(out["steps"]):
+                where = f"rank {rank}, step {step}"
+                if len(info["reduce_bytes"]) != len(want):
+                    return fail(f"{where}: {len(info['reduce_bytes'])} all-reduces, but bucket_cap_mb="
+                                f"{case.inputs['cap']:.3g} and reverse parameter order give {len(want)} buckets")
+                if sorted(info["reduce_bytes"]) != sorted(want):
+                    return fail(f"{where}: bucket sizes differ from reverse-order buckets closed at the cap")
+                if not info["all_async"]:
+                    return fail(f"{where}: a bucket was all-reduced synchronously (use async_op=True)")
+                if info["early"] < 1:
+                    return fail(f"{where}: no all-reduce started before backward ended — no overlap "
+                                "(launch buckets from the gradient hooks, not after backward)")
+        return PASS

@@ -1,0 +1,115 @@
+"""Toy models and data that make data-parallel bugs visible (shared by checks, demo, bench).
+
+`ToyNet` is adversarial on purpose:
+- `fc3` reuses `fc2`'s weight: one parameter used twice (reduce it once, not twice);
+- `frozen` never trains: it has no gradient, so only the initial broadcast makes it equal;
+- a buffer `scale`: state that is not a parameter still has to be broadcast;
+- each rank builds it from its own seed: forgetting the broadcast shows at once.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ToyNet(nn.Module):
+    def __init__(self, d_in: int = 8, hidden: int = 16, d_out: int = 4):
+        super().__init__()
+        self.fc1 = nn.Linear(d_in, hidden)
+        self.fc2 = nn.Linear(hidden, hidden)
+        self.fc3 = nn.Linear(hidden, hidden)
+        self.fc3.weight = self.fc2.weight          # shared weight
+        self.frozen = nn.Linear(hidden, hidden)
+        self.frozen.requires_grad_(False)          # frozen layer
+        self.head = nn.Linear(hidden, d_out)
+        self.register_buffer("scale", torch.ones(hidden))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.fc1(x)) * self.scale
+        h = torch.tanh(self.fc2(h))
+        h = torch.tanh(self.fc3(h))
+        h = torch.tanh(self.frozen(h))
+        return self.head(h)
+
+
+def make_toy(seed: int, d_in: int = 8, hidden: int = 16, d_out: int = 4) -> ToyNet:
+    """A ToyNet whose every parameter and buffer depends on `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    model = ToyNet(d_in, hidden, d_out)
+    with torch.no_grad():
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            tensor.copy_(torch.rand(tensor.shape, generator=generator) - 0.5)
+        model.scale.add_(1.0)
+    return model
+
+
+def toy_batches(seed: int, steps: int, batch: int, d_in: int = 8, d_out: int = 4) -> list[tuple]:
+    """`steps` full batches (x, y) of a regression task."""
+    generator = torch.Generator().manual_seed(seed)
+    return [(torch.randn(batch, d_in, generator=generator), torch.randn(batch, d_out, generator=generator))
+            for _ in range(steps)]
+
+
+def shard(batch: tuple, rank: int, world: int) -> tuple:
+    """Rank `rank`'s contiguous, equal slice of a full batch."""
+    x, y = batch
+    size = x.shape[0] // world
+    return x[rank * size:(rank + 1) * size], y[rank * size:(rank + 1) * size]
+
+
+def trainable_bytes(model: nn.Module) -> int:
+    """Bytes of gradient one step produces: each trainable parameter once."""
+    return sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+
+
+def expected_buckets(model: nn.Module, bucket_cap_mb: float) -> list[int]:
+    """Bucket sizes in bytes: reverse parameter order, close a bucket once it reaches the cap."""
+    cap, sizes, size = bucket_cap_mb * 2**20, [], 0
+    for param in reversed([p for p in model.parameters() if p.requires_grad]):
+        size += param.numel() * param.element_size()
+        if size >= cap:
+            sizes.append(size)
+            size = 0
+    return sizes + ([size] if size else [])
+
+
+def train_single_process(model: nn.Module, batches: list[tuple], lr: float) -> nn.Module:
+    """The ground truth: the same steps on the full batch in one process."""
+    opt = MomentumSGD(model.parameters(), lr)
+    for x, y in batches:
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+    return model
+
+
+class MomentumSGD:
+    """torch.optim.SGD(lr, momentum=0.9)'s update, without torch.optim's import cost.
+
+    (Constructing any torch.optim optimizer imports torch._dynamo: seconds on a busy 2-core
+    machine, paid again in every forked rank.) buf ← m·buf + g (buf = g at first); p ← p − lr·buf.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.9):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, self.momentum = lr, momentum
+        self.buffers: dict[int, torch.Tensor] = {}
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            buf = self.buffers.get(i)
+            self.buffers[i] = p.grad.clone() if buf is None else buf.mul_(self.momentum).add_(p.grad)
+            p.sub_(self.lr * self.buffers[i])
+
+
+def state_arrays(model: nn.Module) -> dict:
+    """Every parameter and buffer by name, as numpy arrays."""
+    return {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()}
