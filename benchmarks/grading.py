@@ -1,0 +1,183 @@
+"""Grading: how long `aisys check --solutions` takes, per lab and in all, and how many times a
+distributed lab's checks launch their ranks.
+
+Wall times come from whole `aisys check --solutions --format json` runs (every available
+lab, one after another, as a student or CI runs it); per-lab times are the grading child's
+wall time as the report records it (`duration_s`), so per-lab and total come from the same
+runs. The goals: all eight labs under 90 s on 2 cores (each lab's fair share 11.25 s), one
+launch per distributed lab.
+
+Launches are counted from the outside, without touching the grader: each run goes under
+`strace -f` (traced syscalls: process creation, execve and mkdir only, filtered in the kernel
+with seccomp-bpf so untraced work runs at full speed). Every `spawn_ranks` makes exactly one
+fresh rendezvous directory (`mkdtemp(prefix="aisys-rdzv-")`), so the mkdir calls of
+`aisys-rdzv-*` directories are the launches; the process tree (clone/fork results) says which
+lab's grading child (`aisys.grading.worker`, started once per lab, labs in catalog order)
+made them and how many processes that lab started in all.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.common import REPO, Timing, bench_env, error_row, make_row, time_command
+
+GOAL_ALL_LABS_S = 90.0
+LABS_IN_COURSE = 8
+_LINE = re.compile(r"^(\d+) +(.*)$")
+_CREATE = re.compile(r"^(?:<\.\.\. )?(clone3?|vfork|fork)\b.*=\s*(\d+)\s*$")
+_EXECVE = re.compile(r'^(?:<\.\.\. )?execve\(.*=\s*0\s*$')
+_MKDIR = re.compile(r'^mkdir\("([^"]*)".*=\s*0\s*$')
+
+
+@dataclass
+class ProcessTree:
+    """What `strace -f -e trace=process,mkdir` saw: who created whom, who ran what."""
+    parent: dict[int, int] = field(default_factory=dict)
+    workers: list[int] = field(default_factory=list)       # grading children, in start order
+    rendezvous: list[int] = field(default_factory=list)    # pid of each aisys-rdzv-* mkdir
+
+    def owner(self, pid: int) -> int | None:
+        """The grading child `pid` descends from (or is), if any."""
+        seen = set()
+        while pid not in seen:
+            if pid in self.workers:
+                return pid
+            seen.add(pid)
+            if pid not in self.parent:
+                return None
+            pid = self.parent[pid]
+        return None
+
+    def descendants(self, root: int) -> int:
+        return sum(1 for pid in self.parent if pid != root and self.owner(pid) == root)
+
+
+def parse_strace(text: str) -> ProcessTree:
+    """Read strace -f output (joining `<unfinished ...>` / `<... resumed>` halves)."""
+    tree, pending = ProcessTree(), {}
+    for raw in text.splitlines():
+        match = _LINE.match(raw)
+        if not match:
+            continue
+        pid, call = int(match.group(1)), match.group(2)
+        if call.endswith("<unfinished ...>"):
+            pending[pid] = call[: -len("<unfinished ...>")]
+            continue
+        if call.startswith("<... ") and pid in pending:
+            call = pending.pop(pid) + call.split("resumed>", 1)[-1]
+        created = _CREATE.match(call)
+        if created and "CLONE_THREAD" not in call:
+            tree.parent[int(created.group(2))] = pid
+        elif _EXECVE.match(call) and "aisys.grading.worker" in call and pid not in tree.workers:
+            tree.workers.append(pid)
+        else:
+            made = _MKDIR.match(call)
+            if made and Path(made.group(1)).name.startswith("aisys-rdzv-"):
+                tree.rendezvous.append(pid)
+    return tree
+
+
+def launches_by_lab(tree: ProcessTree, slugs: list[str]) -> dict[str, tuple[int, int]]:
+    """{slug: (rank launches, processes started by that lab's grading child)}.
+
+    Assumes labs were graded one at a time (`--jobs 1`), so the k-th grading child is the
+    k-th lab of the report."""
+    if len(tree.workers) != len(slugs):
+        raise ValueError(f"saw {len(tree.workers)} grading children for {len(slugs)} labs")
+    out = {}
+    for slug, worker in zip(slugs, tree.workers):
+        launches = sum(1 for pid in tree.rendezvous if tree.owner(pid) == worker)
+        out[slug] = (launches, tree.descendants(worker))
+    return out
+
+
+def strace_works() -> bool:
+    if shutil.which("strace") is None:
+        return False
+    probe = subprocess.run(["strace", "-f", "-qq", "-e", "trace=process", "-o", "/dev/null", "true"],
+                           capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+def check_once(trace: bool) -> tuple[float, dict, ProcessTree | None]:
+    """One `aisys check --solutions` over every available lab: (wall s, report, process tree)."""
+    with tempfile.TemporaryDirectory(prefix="aisys-bench-check-") as tmp:
+        report_path, trace_path = Path(tmp) / "report.json", Path(tmp) / "strace.txt"
+        argv = [sys.executable, "-m", "aisys", "check", "--solutions", "--format", "json",
+                "--output", str(report_path)]
+        if trace:
+            argv = ["strace", "-f", "-qq", "--seccomp-bpf", "-s", "200",
+                    "-e", "trace=process,mkdir", "-o", str(trace_path)] + argv
+        start = time.perf_counter()
+        proc = subprocess.run(argv, cwd=REPO, env=bench_env(), capture_output=True, text=True, timeout=600)
+        wall = time.perf_counter() - start
+        if not report_path.is_file():
+            raise RuntimeError(f"aisys check wrote no report (exit {proc.returncode}): {proc.stderr[-400:]}")
+        report = json.loads(report_path.read_text())
+        tree = parse_strace(trace_path.read_text(errors="replace")) if trace else None
+    return wall, report, tree
+
+
+def main(quick: bool = False) -> list[dict]:
+    trace = strace_works()
+    walls, durations, trees, report = [], {}, [], {}
+    started = time.perf_counter()
+    for _ in range(1 if quick else 3):     # full: up to 3 runs, fewer if the machine is slow
+        wall, report, tree = check_once(trace)
+        walls.append(wall)
+        trees.append(tree)
+        for lab in report["labs"]:
+            durations.setdefault(lab["slug"], []).append(lab["duration_s"])
+        if time.perf_counter() - started > 150:
+            break
+    labs = report["labs"]
+    total = Timing(walls)
+    torch_floor = time_command([sys.executable, "-I", "-c", "import torch"], 1 if quick else 2, warmup=0)
+    share = GOAL_ALL_LABS_S / LABS_IN_COURSE
+    rows = [make_row(f"aisys check --solutions ({len(labs)} labs)", None, GOAL_ALL_LABS_S, "s", timing=total,
+                     reference_name=f"goal: {LABS_IN_COURSE} labs in {GOAL_ALL_LABS_S:g} s",
+                     note=f"score {report['score']:g}/{report['max_score']:g}; "
+                          f"{len(labs)} of {LABS_IN_COURSE} labs built; the parent's own share "
+                          f"(start-up, checks import, judging): "
+                          f"{total.median - sum(sorted(d)[len(d) // 2] for d in durations.values()):.1f} s")]
+    for lab in labs:
+        t = Timing(durations[lab["slug"]])
+        rows.append(make_row(f"check lab {lab['number']:02d} {lab['slug']}", None, share, "s", timing=t,
+                             reference_name=f"fair share of the goal ({GOAL_ALL_LABS_S:g} s / {LABS_IN_COURSE})",
+                             note=f"score {lab['score']:g}/{lab['max_score']:g}; a child that only imports "
+                                  f"torch takes {torch_floor.median:.1f} s here"))
+    rows.extend(launch_rows(labs, trees, trace))
+    return rows
+
+
+def launch_rows(labs: list[dict], trees: list[ProcessTree | None], trace: bool) -> list[dict]:
+    from aisys.catalog import find_lab
+
+    distributed = [lab["slug"] for lab in labs if find_lab(lab["slug"]).distributed]
+    if not trace:
+        return [error_row(f"rank launches: {slug}", "strace is not available (or ptrace is not allowed)")
+                for slug in distributed]
+    rows = []
+    slugs = [lab["slug"] for lab in labs]
+    counts = [launches_by_lab(tree, slugs) for tree in trees if tree is not None]
+    for slug in distributed:
+        launches = max(c[slug][0] for c in counts)
+        processes = max(c[slug][1] for c in counts)
+        rows.append(make_row(f"rank launches: {slug}", launches, 1, "launches", reference_name="goal: one",
+                             note=f"counted with strace (aisys-rdzv-* mkdirs) over {len(counts)} run(s), max; "
+                                  f"{processes} processes started by its grading child"))
+    return rows
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import run_standalone
+
+    run_standalone("grading", quick="--quick" in sys.argv)
