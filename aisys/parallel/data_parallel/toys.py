@@ -113,3 +113,22 @@ class MomentumSGD:
 def state_arrays(model: nn.Module) -> dict:
     """Every parameter and buffer by name, as numpy arrays."""
     return {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()}
+
+
+def train_single_process_adam(model: nn.Module, batches: list[tuple], lr: float,
+                              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> nn.Module:
+    """Unsharded Adam on the full batch, through torch's own functional Adam."""
+    from torch.optim.adam import adam
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    exp_avgs = [torch.zeros_like(p) for p in params]
+    exp_avg_sqs = [torch.zeros_like(p) for p in params]
+    steps = [torch.tensor(0.0) for _ in params]
+    for x, y in batches:
+        for p in params:
+            p.grad = None
+        F.mse_loss(model(x), y).backward()
+        with torch.no_grad():
+            adam(params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [], steps, foreach=False,
+                 amsgrad=False, beta1=betas[0], beta2=betas[1], lr=lr, weight_decay=0.0, eps=eps, maximize=False)
+    return model
