@@ -124,9 +124,9 @@ def check(names, labs_dir, solutions, submission, seed, fmt, output, timeout, jo
 
     labs = [_available(item) for item in find_labs(list(names))]
     show_tables = fmt == "text" and output is None
-    with graded_dir(labs_dir, solutions, submission) as (where, shown):
+    with graded_dir(labs_dir, solutions, submission) as (where, shown, renames):
         report = run_check(labs, where, shown, seed=seed, timeout=timeout, jobs=jobs,
-                           console=_console(stderr=not show_tables))
+                           console=_console(stderr=not show_tables), renames=renames)
     text = FORMATS[fmt](report)
     if output is not None:
         write_report(output, text)
@@ -139,6 +139,23 @@ def check(names, labs_dir, solutions, submission, seed, fmt, output, timeout, jo
     else:
         click.echo(text, nl=False)
     sys.exit(0 if report.all_passed else 1)
+
+
+@cli.command("grade-bundle")
+@click.argument("names", nargs=-1)
+@click.option("--output", type=click.Path(path_type=Path), default=Path("autograder.zip"), show_default=True)
+@click.option("--seed", type=int, help="the secret seed, stored in the zip (root-only once installed)")
+@click.option("--seed-env", default="AISYS_SECRET_SEED", show_default=True,
+              help="an environment variable that, when set at grading time, overrides the seed")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=300.0, show_default=True, help="seconds per lab")
+def grade_bundle(names, output, seed, seed_env, timeout) -> None:
+    """Instructors: write a Gradescope autograder zip grading the named labs (default: all built)."""
+    from aisys.grading.bundle import write_bundle
+
+    labs = [_available(item) for item in find_labs(list(names))]
+    inside = write_bundle(output, labs, seed=seed, seed_env=seed_env, timeout=timeout)
+    _console().print(f"wrote {output} ({len(inside)} files) grading {', '.join(l.slug for l in labs)}; "
+                     "upload it as the assignment's autograder")
 
 
 @cli.command(hidden=True)

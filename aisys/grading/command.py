@@ -13,14 +13,16 @@ from aisys.grading.report import Report
 
 
 @contextlib.contextmanager
-def graded_dir(labs_dir: Path | None, solutions: bool, submission: Path | None) -> Iterator[tuple[Path, str]]:
-    """(directory the children read, directory the report names). A submission is staged:
-    only the catalog's lab files are copied out of it, into a fresh temporary directory."""
+def graded_dir(labs_dir: Path | None, solutions: bool, submission: Path | None
+               ) -> Iterator[tuple[Path, str, dict[str, str]]]:
+    """(directory the children read, directory the report names, {copied path: original}).
+    A submission is staged: only the catalog's lab files are copied out of it, into a fresh
+    temporary directory; messages then name the original files."""
     from aisys.workspace import resolve_labs_dir
 
     if submission is None:
         where = resolve_labs_dir(labs_dir, solutions=solutions)
-        yield where, str(where)
+        yield where, str(where), {}
         return
     if labs_dir or solutions:
         raise UserError("give --submission alone, without --labs-dir or --solutions")
@@ -29,8 +31,9 @@ def graded_dir(labs_dir: Path | None, solutions: bool, submission: Path | None) 
     from aisys.grading.staging import stage
 
     with tempfile.TemporaryDirectory(prefix="aisys-submission-") as tmp:
-        stage(submission.resolve(), Path(tmp))
-        yield Path(tmp), str(submission)
+        copied = stage(submission.resolve(), Path(tmp))
+        renames = {str(Path(tmp) / name): original for name, original in copied.items()}
+        yield Path(tmp), str(submission), renames
 
 
 def write_report(path: Path, text: str) -> None:
@@ -47,7 +50,7 @@ def write_report(path: Path, text: str) -> None:
 
 
 def run_check(labs: list[Lab], where: Path, shown: str, *, seed: int, timeout: float, jobs: int,
-              console) -> Report:
+              console, renames: dict[str, str] | None = None) -> Report:
     """Grade with a live status line on `console`."""
     from aisys.grading.runner import grade
 
@@ -55,4 +58,5 @@ def run_check(labs: list[Lab], where: Path, shown: str, *, seed: int, timeout: f
         def done(result):
             console.print(f"  graded lab {result.number:02d} {result.slug}: "
                           f"{result.score:g}/{result.max_score:g} ({result.duration_s:.1f} s)")
-        return grade(labs, where, seed=seed, timeout=timeout, jobs=jobs, on_lab_done=done, shown_dir=shown)
+        return grade(labs, where, seed=seed, timeout=timeout, jobs=jobs, on_lab_done=done, shown_dir=shown,
+                     renames=renames)

@@ -28,12 +28,13 @@ def load_suite(lab: Lab) -> LabSuite:
 
 def grade(labs: list[Lab], labs_dir: Path, *, seed: int = DEFAULT_SEED, timeout: float = DEFAULT_TIMEOUT,
           jobs: int = 1, on_lab_done: Callable[[LabResult], None] | None = None,
-          shown_dir: str | None = None) -> Report:
+          shown_dir: str | None = None, renames: dict[str, str] | None = None) -> Report:
     """Grade `labs` found in `labs_dir`; labs run in parallel children when jobs > 1.
 
     Every checks module is imported before any student code runs, so nothing a child does
     to files on disk can change how the parent judges. `shown_dir` is what the report
-    calls the labs directory (a submission's path rather than its staged copy).
+    calls the labs directory (a submission's path rather than its staged copy); `renames`
+    maps staged file paths back to the submitted ones in messages.
     """
     suites = {lab.slug: _load_or_error(lab) for lab in labs}
     with reaping():
@@ -47,6 +48,9 @@ def grade(labs: list[Lab], labs_dir: Path, *, seed: int = DEFAULT_SEED, timeout:
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             results = list(pool.map(one, labs))
+    for result in results:
+        for old, new in (renames or {}).items():
+            _rename_paths(result, old, new)
     return Report(aisys_version=aisys.__version__, seed=seed, labs_dir=shown_dir or str(labs_dir),
                   score=round(sum(r.score for r in results), 4),
                   max_score=sum(r.max_score for r in results), labs=results,
@@ -84,9 +88,20 @@ def grade_lab(lab: Lab, labs_dir: Path, *, seed: int, timeout: float, suite: Lab
             name=ex.name, file=ex.file, score=exercise_score(ex.points, results), max_score=ex.points,
             status=exercise_status([r.status for r in results]),
             hint=getattr(check, "hint", ""), cases=results))
-    return LabResult(slug=lab.slug, number=lab.number, score=round(sum(e.score for e in exercises), 4),
-                     max_score=lab.max_score, exercises=exercises, output=child.feedback,
-                     duration_s=round(child.duration_s, 3))
+    result = LabResult(slug=lab.slug, number=lab.number, score=round(sum(e.score for e in exercises), 4),
+                       max_score=lab.max_score, exercises=exercises, output=child.feedback,
+                       duration_s=round(child.duration_s, 3))
+    if child.read_dir and child.read_dir != str(labs_dir):
+        _rename_paths(result, child.read_dir, str(labs_dir))
+    return result
+
+
+def _rename_paths(result: LabResult, old: str, new: str) -> None:
+    """Messages name the files the student knows, not the temporary copy that was graded."""
+    result.output = result.output.replace(old, new)
+    for ex in result.exercises:
+        for case in ex.cases:
+            case.message, case.output = case.message.replace(old, new), case.output.replace(old, new)
 
 
 def _case_result(suite: LabSuite, case: Case, child: ChildRun, timeout: float) -> CaseResult:

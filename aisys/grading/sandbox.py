@@ -41,6 +41,7 @@ class ChildRun:
     returncode: int | None = None
     timed_out: bool = False
     duration_s: float = 0.0
+    read_dir: str = ""            # the labs directory the child read (a staged copy, sometimes)
 
 
 def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> ChildRun:
@@ -52,6 +53,7 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
     with tempfile.TemporaryDirectory(prefix="aisys-check-") as tmp:
         user = sandbox_user()
         workdir, labs_dir = _prepare(Path(tmp), labs_dir, user)
+        result.read_dir = str(labs_dir)
         env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
         env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
         with reaper.spawning():

@@ -37,13 +37,14 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(root).parts)
 
 
-def stage(source: Path, dest: Path, labs: tuple[Lab, ...] = LABS) -> list[str]:
-    """Copy each lab's named files from `source` into `dest/<folder>/`; returns what was copied.
+def stage(source: Path, dest: Path, labs: tuple[Lab, ...] = LABS) -> dict[str, str]:
+    """Copy each lab's named files from `source` into `dest/<folder>/`; returns
+    {"<folder>/<file>": the path it was copied from}.
 
     Regular files only (a symlink could point at the reference answers), world-readable,
     at most 2 MiB each.
     """
-    copied = []
+    copied = {}
     for lab in labs:
         folder = lab_folder_in(source, lab)
         if folder is None:
@@ -57,6 +58,6 @@ def stage(source: Path, dest: Path, labs: tuple[Lab, ...] = LABS) -> list[str]:
             shutil.copyfile(path, target)
             os.chmod(target, 0o644)
             os.chmod(target.parent, 0o755)
-            copied.append(f"{lab.folder}/{file}")
+            copied[f"{lab.folder}/{file}"] = str(path)
     os.chmod(dest, 0o755)
     return copied
