@@ -27,6 +27,14 @@ class TorchCollectives(TorchDispatchMode):
         self.records: list[tuple[str, int]] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        from torch.distributed.tensor import DTensor
+
+        if any(issubclass(t, DTensor) for t in types):
+            # let DTensor desugar the op first; its collectives then come back through here
+            # (modes run before subclasses otherwise — torch's CommDebugMode does the same)
+            return NotImplemented
+        if isinstance(func, torch._ops.HigherOrderOperator):
+            return func(*args, **(kwargs or {}))
         name = func.__name__ if hasattr(func, "__name__") else str(func)
         namespace = getattr(func, "namespace", "")
         if "c10d" in namespace and not any(skip in name for skip in _NOT_COMM):
