@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from aisys.parallel.data_parallel.check_data import RingAllReduce, ShardIndices
 from aisys.parallel.data_parallel.check_ddp import BucketedDDPCheck, NaiveDDPCheck
+from aisys.parallel.data_parallel.check_ps import ParameterServerCheck
 from aisys.parallel.data_parallel.check_zero import ZeroComm, ZeroMemory, ZeroOptimizerCheck
 from aisys.parallel.suite import DistributedSuite
 
 SUITE = DistributedSuite("data-parallel", [ShardIndices(), RingAllReduce(), NaiveDDPCheck(), BucketedDDPCheck(),
-                                            ZeroOptimizerCheck(), ZeroMemory(), ZeroComm()])
+                                            ZeroOptimizerCheck(), ZeroMemory(), ZeroComm(),
+                                            ParameterServerCheck()])

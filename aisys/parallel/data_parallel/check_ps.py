@@ -1,0 +1,86 @@
+"""Checks for the parameter server: sync == SGD on the mean gradient; async converges; pull counts."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from aisys.grading.compare import close
+from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+
+DIM = 6
+
+
+def quadratics(seed: int, workers: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Worker w's loss ½(x − c_w)ᵀ A_w (x − c_w), A_w symmetric with eigenvalues in [0.5, 2]."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(workers):
+        q, _ = np.linalg.qr(rng.normal(size=(DIM, DIM)))
+        out.append((q @ np.diag(rng.uniform(0.5, 2.0, size=DIM)) @ q.T, rng.normal(size=DIM)))
+    return out
+
+
+class ParameterServerCheck(ExerciseCheck):
+    exercise = "ParameterServer"
+    hint = ("rank 0 sends params / receives one gradient per worker in rank order; sync: one step with the mean; "
+            "async: one step per gradient, and workers pull only when step % (staleness+1) == 0; finish with one "
+            "more send of the parameters")
+
+    def cases(self, rng):
+        def case(name, world, mode, steps, lr, staleness=0):
+            return Case(name, {"world": world, "mode": mode, "steps": steps, "lr": lr, "staleness": staleness,
+                               "seed": int(rng.integers(1 << 30))})
+        return [case("w2-sync", 2, "sync", 8, 0.1), case("w4-sync", 4, "sync", 8, 0.1),
+                case("w2-async-stale2", 2, "async", 40, 0.15, 2), case("w4-async-stale2", 4, "async", 40, 0.05, 2)]
+
+    def run(self, case, student):
+        import torch
+
+        from aisys.parallel import comm, context
+
+        p, me = case.inputs, context.rank()
+        problems = quadratics(p["seed"], context.world_size() - 1)
+
+        def grad_fn(x, rank):
+            a, c = problems[rank - 1]
+            return torch.as_tensor(a) @ (x - torch.as_tensor(c))
+
+        server = student.get("ParameterServer")(torch.zeros(DIM, dtype=torch.float64), lr=p["lr"], mode=p["mode"],
+                                                staleness=p["staleness"])
+        with comm.comm_log().capture() as records:
+            final = server.run(grad_fn, p["steps"])
+        return {"final": final, "sends": sum(r["op"] == "send" for r in records),
+                "recvs": sum(r["op"] == "recv" for r in records)}
+
+    def judge(self, case, output):
+        p, world = case.inputs, case.inputs["world"]
+        problems = quadratics(p["seed"], world - 1)
+        workers = world - 1
+        if p["mode"] == "sync":                          # ground truth: SGD on the mean gradient
+            x = np.zeros(DIM)
+            for _ in range(p["steps"]):
+                x = x - p["lr"] * np.mean([a @ (x - c) for a, c in problems], axis=0)
+            pulls = p["steps"] + 1
+        else:                                            # property: it reaches the optimum
+            a_sum = sum(a for a, _ in problems)
+            x = np.linalg.solve(a_sum, sum(a @ c for a, c in problems))
+            pulls = math.ceil(p["steps"] / (p["staleness"] + 1)) + 1
+        for rank, out in enumerate(output):
+            if p["mode"] == "sync":
+                verdict = close(out["final"], x, rtol=1e-9, atol=1e-12,
+                                what=f"rank {rank}: parameters after {p['steps']} synchronous steps vs SGD")
+            else:
+                err = float(np.linalg.norm(np.asarray(out["final"], dtype=float) - x) / np.linalg.norm(x))
+                verdict = PASS if err < 0.02 else fail(
+                    f"rank {rank}: after {p['steps']} asynchronous steps the parameters are still {err:.3g} "
+                    "(relative) from the optimum — it should converge with this small step")
+            if not verdict.passed:
+                return verdict
+            want = (workers * pulls, p["steps"] * workers) if rank == 0 else (p["steps"], pulls)
+            if (out["sends"], out["recvs"]) != want:
+                role = "the server" if rank == 0 else f"worker {rank}"
+                return fail(f"{role} made {out['sends']} sends and {out['recvs']} receives; the {p['mode']} "
+                            f"protocol with staleness {p['staleness']} makes a different number (pulls happen "
+                            "every staleness+1 steps, plus one final pull)")
+        return PASS
