@@ -41,16 +41,38 @@ class Timing:
         return [min(self.runs), max(self.runs)]
 
 
-def measure(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> Timing:
-    """Call `fn` `warmup` times untimed, then `repeats` times timed (perf_counter)."""
+def measure(fn: Callable[[], Any], repeats: int, warmup: int = 1,
+            setup: Callable[[], Any] | None = None) -> Timing:
+    """Call `fn` `warmup` times untimed, then `repeats` times timed (perf_counter);
+    `setup` (e.g. `gc.collect`) runs before each timed call, outside the timing."""
     for _ in range(warmup):
         fn()
     runs = []
     for _ in range(max(1, repeats)):
+        if setup is not None:
+            setup()
         start = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - start)
     return Timing(runs)
+
+
+def measure_interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
+                        setup: Callable[[], Any] | None = None) -> dict[str, Timing]:
+    """Like `measure` for several things at once, taking turns (a, b, c, a, b, c, ...), so a
+    burst of load from other users of a shared machine hits every side of a ratio alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    runs: dict[str, list[float]] = {key: [] for key in fns}
+    for _ in range(max(1, repeats)):
+        for key, fn in fns.items():
+            if setup is not None:
+                setup()
+            start = time.perf_counter()
+            fn()
+            runs[key].append(time.perf_counter() - start)
+    return {key: Timing(values) for key, values in runs.items()}
 
 
 def bench_env(**extra: str) -> dict[str, str]:

@@ -1,0 +1,157 @@
+"""Labs 02 and 03: the reference autodiff next to torch, and checkpointing next to its theory.
+
+Lab 02. One seeded straight-line program of about 1,000 scalar steps (the labs' own
+generator, `aisys.autodiff.programs.random_program`: + − × ÷ **, sin/cos/exp/log/tanh,
+constants on both sides, heavy fan-out) runs twice: on the reference `Variable` (Python
+objects on a tape, numpy float64 scalars) and on 0-d float64 torch tensors with
+`requires_grad`. Same program, same inputs, same machine, same run:
+
+- forward + `grad` (one reverse sweep for all 8 inputs) vs `torch.autograd.grad`;
+- second order, d²y/dx1²: `grad(grad(y, [x1])[0], [x1])` vs torch with `create_graph=True`;
+- second- vs first-order cost of the reference itself, and how many tape entries the
+  backward sweep records (it is written with Variable ops, so it grows the tape: that is
+  what makes the second derivative possible, and what it costs).
+
+Gradients are compared with torch's (largest difference in the note), so a fast wrong
+answer cannot pass for a result.
+
+Lab 03 (checkpointing): measured only once the lab's reference exists; until then its row
+says so.
+"""
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks.common import REPO, Timing, error_row, make_row, measure_interleaved
+
+TARGET_STEPS = 1000
+INPUTS = tuple(f"x{i}" for i in range(1, 9))
+
+
+def program(target: int = TARGET_STEPS, seed: int = 0) -> tuple[list, str, dict[str, float]]:
+    """(steps, output name, input values): the first seeded program with >= `target` steps."""
+    from aisys.autodiff.programs import random_program
+
+    n_macros = max(1, target // 2)
+    while True:
+        steps, outs = random_program(np.random.default_rng(seed), n_macros, inputs=INPUTS)
+        if len(steps) >= target:
+            break
+        n_macros += 10
+    values = {name: float(v) for name, v in zip(INPUTS, np.random.default_rng(seed + 1).uniform(-1.5, 1.5,
+                                                                                            len(INPUTS)))}
+    return steps, outs[-1], values
+
+
+def reference_autodiff() -> tuple[Any, Any, Any]:
+    """(Variable, Tape, grad) from the lab 02 reference, loaded by path."""
+    from aisys.catalog import find_lab
+    from aisys.workspace import Student
+
+    student = Student(find_lab("autodiff"), REPO / "solutions")
+    return student.get("Variable"), student.get("Tape"), student.get("grad")
+
+
+def runners(steps: list, out: str, values: dict[str, float]) -> dict[str, Callable[[], Any]]:
+    """Zero-argument callables, one per measured thing; each returns what it computed."""
+    import torch
+
+    from aisys.autodiff.programs import evaluate
+
+    Variable, Tape, grad = reference_autodiff()
+
+    def ref(order: int):
+        with Tape() as tape:
+            leaves = {n: Variable(v, name=n) for n, v in values.items()}
+            y = evaluate(steps, leaves)[out]
+            if order == 0:
+                return y, tape
+            grads = grad(y, list(leaves.values()))
+            if order == 1:
+                return [float(g.value) for g in grads], tape
+            return float(grad(grads[0], [leaves["x1"]])[0].value), tape
+
+    def ref_forward_entries() -> int:
+        return len(ref(0)[1].entries)
+
+    def torch_run(order: int):
+        leaves = {n: torch.tensor(v, dtype=torch.float64, requires_grad=True) for n, v in values.items()}
+        y = evaluate(steps, leaves)[out]
+        if order == 0:
+            return y
+        grads = torch.autograd.grad(y, list(leaves.values()), create_graph=order == 2, allow_unused=True,
+                                    materialize_grads=True)   # an input the program never reads: 0
+        if order == 1:
+            return [float(g) for g in grads]
+        return float(torch.autograd.grad(grads[0], leaves["x1"])[0])
+
+    return {"ref0": lambda: ref(0), "ref1": lambda: ref(1), "ref2": lambda: ref(2),
+            "torch0": lambda: torch_run(0), "torch1": lambda: torch_run(1), "torch2": lambda: torch_run(2),
+            "ref_forward_entries": ref_forward_entries}
+
+
+def lab02_rows(quick: bool) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(1)   # scalar ops: threads only add overhead, and the machine is shared
+    steps, out, values = program()
+    run = runners(steps, out, values)
+    repeats = 3 if quick else 9
+    keys = ("ref0", "torch0", "ref1", "torch1", "ref2", "torch2")
+    t: dict[str, Timing] = measure_interleaved({k: run[k] for k in keys}, repeats, setup=gc.collect)
+    ref_grads, tape = run["ref1"]()
+    first_diff = float(np.max(np.abs(np.array(ref_grads) - np.array(run["torch1"]()))))
+    second_diff = abs(run["ref2"]()[0] - run["torch2"]())
+    forward_entries = run["ref_forward_entries"]()
+    n = len(steps)
+    torch_ratio = t["torch2"].median / t["torch1"].median
+    return [
+        make_row(f"lab 02 forward only, {n}-step scalar program", None, t["torch0"].median, "s",
+                 timing=t["ref0"], reference_name="torch, 0-d float64 tensors with requires_grad",
+                 note=f"reference Variable; {forward_entries} tape entries recorded"),
+        make_row(f"lab 02 forward + grad (all {len(INPUTS)} inputs)", None, t["torch1"].median, "s",
+                 timing=t["ref1"], reference_name="torch.autograd.grad, same program",
+                 note=f"largest gradient difference from torch {first_diff:.1e}"),
+        make_row("lab 02 second order d²y/dx1²", None, t["torch2"].median, "s", timing=t["ref2"],
+                 reference_name="torch, create_graph=True then grad",
+                 note=f"difference from torch {second_diff:.1e}"),
+        make_row("lab 02 second- vs first-order cost (reference)", None, t["ref1"].median, "s",
+                 timing=t["ref2"], reference_name="forward + grad, reference",
+                 note=f"torch's own ratio on this program: {torch_ratio:.2f}×"),
+        make_row("lab 02 tape entries recorded by one grad", len(tape.entries) - forward_entries,
+                 forward_entries, "entries", reference_name="forward entries",
+                 note="the backward rules are Variable ops, so the sweep is itself on the tape"),
+    ]
+
+
+def lab03_rows(quick: bool) -> list[dict]:
+    path = REPO / "solutions" / "03_ad_challenges" / "checkpointing.py"
+    if not path.is_file():
+        return [error_row("lab 03 checkpointing: store-all / √n / none, 64 layers",
+                          "lab not available: solutions/03_ad_challenges/checkpointing.py is not written yet")]
+    return checkpoint_rows(quick)
+
+
+def checkpoint_rows(quick: bool) -> list[dict]:
+    return [error_row("lab 03 checkpointing: store-all / √n / none, 64 layers",
+                      "lab 03's reference exists, but this benchmark was written before it")]
+
+
+def main(quick: bool = False) -> list[dict]:
+    rows = []
+    for part in (lab02_rows, lab03_rows):
+        try:
+            rows.extend(part(quick))
+        except Exception as err:  # one lab's failure must not lose the other's rows
+            rows.append(error_row(part.__name__, f"{type(err).__name__}: {err}"))
+    return rows
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import run_standalone
+
+    run_standalone("autodiff", quick="--quick" in sys.argv)
