@@ -1,0 +1,82 @@
+"""Lab 05, part 1 — tracing: run the function once and record what it did.
+
+A tracer (`torch.jit.trace`, `jax.jit`'s first step, TF's `tf.function` on its first call)
+runs the eager function on example inputs and records every tensor operation into a static
+graph. Python itself is *not* recorded: an `if` on `h.sum() > 0` evaluates to one Python
+bool during that run, and only the ops of the branch taken land in the graph. Replaying the
+graph on an input that would take the other branch is silently wrong — no error, just the
+wrong formula. A Python loop is unrolled to the number of iterations the example needed.
+
+PyTorch lets you see every torch call with a *mode*: inside
+`with MyMode():` (a subclass of `torch.overrides.TorchFunctionMode`) every torch function
+and Tensor method calls `MyMode.__torch_function__(func, types, args, kwargs)` instead,
+and you decide what happens — here: run it, and write it down.
+
+Tools: `aisys.dy2static.static_graph.StaticGraph` (`placeholder()`, `call(target, args,
+kwargs)` → a `Ref`, `set_output(...)`, `notes`), `torch.utils._pytree.tree_map`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+from aisys.dy2static.static_graph import Ref, StaticGraph
+
+
+def trace(fn: Callable, *example_inputs: torch.Tensor) -> StaticGraph:
+    """Record the torch calls of one run of `fn(*example_inputs)` as a replayable StaticGraph.
+
+    - one placeholder per example input; map each tensor you have seen (by `id`) to its Ref;
+    - for each call whose result holds tensors: `graph.call(func, args, kwargs)` with every
+      known tensor replaced by its Ref (unknown tensors and Python values stay constants),
+      then map the result tensor(s) to the new Ref (`Ref(name, i)` for a tuple result);
+    - a call that returns no tensor (`Tensor.__bool__`, `.item()`, `.shape`) is not recorded:
+      its value is baked into the graph — add a note to `graph.notes` for `__bool__`;
+    - finally `set_output` with the function's result, tensors replaced by Refs.
+
+    `graph(*new_inputs)` must then replay the recorded ops without calling `fn` again.
+
+    Hint: keep every tensor you map alive in a list, or Python may reuse its `id`; inside
+    `__torch_function__` the mode is switched off, so `func(*args, **kwargs)` runs normally.
+    """
+    # BEGIN SOLUTION
+    graph = StaticGraph()
+    refs: dict[int, Ref] = {}
+    alive: list[torch.Tensor] = []
+
+    def remember(tensor: torch.Tensor, ref: Ref) -> None:
+        refs[id(tensor)] = ref
+        alive.append(tensor)
+
+    def as_ref(x: Any) -> Any:
+        return refs.get(id(x), x) if isinstance(x, torch.Tensor) else x
+
+    class Recorder(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            leaves, _ = tree_flatten(result)
+            if not any(isinstance(leaf, torch.Tensor) for leaf in leaves):
+                if func is torch.Tensor.__bool__:
+                    graph.notes.append(f"a tensor became the Python bool {result}: "
+                                       "only this branch is in the graph")
+                return result
+            ref = graph.call(func, tree_map(as_ref, args), tree_map(as_ref, kwargs))
+            if isinstance(result, torch.Tensor):
+                remember(result, ref)
+            elif isinstance(result, (tuple, list)):
+                for i, item in enumerate(result):
+                    if isinstance(item, torch.Tensor):
+                        remember(item, Ref(ref.name, i))
+            return result
+
+    for x in example_inputs:
+        remember(x, graph.placeholder())
+    with Recorder():
+        output = fn(*example_inputs)
+    graph.set_output(tree_map(as_ref, output))
+    return graph
+    # END SOLUTION
