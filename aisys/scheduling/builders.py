@@ -1,0 +1,152 @@
+"""The graphs this lab schedules: the articles' f, a training step, a transformer block,
+seeded random DAGs (10 to 10,000 nodes) and two graphs built to make a point.
+
+Costs are ints (abstract time units on a speed-1 worker); `bytes` is the output size.
+Nodes with op `input`/`param` are sources; an executable graph gives them `shape` and
+`seed` attrs so `aisys.scheduling.kernels` can make their values.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from aisys.graph.ir import Graph
+
+#: op → (low, high) integer cost drawn for random graphs: matmuls are the expensive ops.
+OP_COSTS = {"matmul": (6, 14), "add": (1, 3), "mul": (1, 3), "tanh": (2, 4), "relu": (1, 2)}
+EXEC_OPS = tuple(OP_COSTS)
+
+
+def f_graph() -> Graph:
+    """f(x1, x2) = ln(x1) + x1·x2 − sin(x2), Baydin's numbering; executable (f(2, 5))."""
+    g = Graph()
+    g.add("x1", "input", cost=1, bytes=4, value=2.0)
+    g.add("x2", "input", cost=1, bytes=4, value=5.0)
+    g.add("v1", "log", ["x1"], cost=4, bytes=4)
+    g.add("v2", "mul", ["x1", "x2"], cost=2, bytes=4)
+    g.add("v3", "sin", ["x2"], cost=4, bytes=4)
+    g.add("v4", "add", ["v1", "v2"], cost=1, bytes=4)
+    g.add("v5", "sub", ["v4", "v3"], cost=1, bytes=4)
+    return g
+
+
+def training_graph(layers: int = 3, forward_only: bool = False) -> Graph:
+    """One training step of an MLP: forward, loss, backward (dX and dW per layer), SGD update.
+
+    Backward costs twice the forward (two matmuls per layer: one for the weight gradient,
+    one for the input gradient) — and those two are independent, a chance for concurrency.
+    """
+    g = Graph()
+    g.add("x", "input", cost=1, bytes=64)
+    prev = "x"
+    for i in range(1, layers + 1):
+        g.add(f"w{i}", "param", cost=1, bytes=64)
+        g.add(f"h{i}", "matmul", [prev, f"w{i}"], cost=8, bytes=64)
+        g.add(f"a{i}", "relu", [f"h{i}"], cost=2, bytes=64)
+        prev = f"a{i}"
+    g.add("y", "input", cost=1, bytes=64)
+    g.add("loss", "mse", [prev, "y"], cost=2, bytes=4)
+    if forward_only:
+        return g
+    g.add("dloss", "mse_grad", ["loss", prev, "y"], cost=2, bytes=64)
+    grad = "dloss"
+    for i in range(layers, 0, -1):
+        below = "x" if i == 1 else f"a{i - 1}"
+        g.add(f"dh{i}", "relu_grad", [grad, f"h{i}"], cost=2, bytes=64)
+        g.add(f"dw{i}", "matmul_grad_w", [below, f"dh{i}"], cost=8, bytes=64)
+        if i > 1:
+            g.add(f"da{i - 1}", "matmul_grad_x", [f"dh{i}", f"w{i}"], cost=8, bytes=64)
+            grad = f"da{i - 1}"
+        g.add(f"sgd{i}", "sgd", [f"w{i}", f"dw{i}"], cost=1, bytes=64)
+    return g
+
+
+def transformer_block() -> Graph:
+    """A pre-norm transformer block: three parallel projections, attention, a 4x MLP."""
+    g = Graph()
+    g.add("x", "input", cost=1, bytes=256)
+    g.add("ln1", "layernorm", ["x"], cost=2, bytes=256)
+    for p in ("q", "k", "v"):
+        g.add(f"w{p}", "param", cost=1, bytes=256)
+        g.add(p, "matmul", ["ln1", f"w{p}"], cost=8, bytes=256)
+    g.add("scores", "matmul", ["q", "k"], cost=6, bytes=128)
+    g.add("probs", "softmax", ["scores"], cost=3, bytes=128)
+    g.add("attn", "matmul", ["probs", "v"], cost=6, bytes=256)
+    g.add("wo", "param", cost=1, bytes=256)
+    g.add("proj", "matmul", ["attn", "wo"], cost=8, bytes=256)
+    g.add("res1", "add", ["x", "proj"], cost=1, bytes=256)
+    g.add("ln2", "layernorm", ["res1"], cost=2, bytes=256)
+    g.add("w_up", "param", cost=1, bytes=1024)
+    g.add("up", "matmul", ["ln2", "w_up"], cost=32, bytes=1024)
+    g.add("gelu", "gelu", ["up"], cost=4, bytes=1024)
+    g.add("w_down", "param", cost=1, bytes=1024)
+    g.add("down", "matmul", ["gelu", "w_down"], cost=32, bytes=256)
+    g.add("res2", "add", ["res1", "down"], cost=1, bytes=256)
+    return g
+
+
+def random_dag(rng: np.random.Generator, n: int, *, sources: int | None = None, window: int | None = None,
+               shape: tuple[int, ...] | None = None) -> Graph:
+    """A seeded random DAG of `n` nodes in O(n): each op reads 1-2 recent nodes.
+
+    `window` (default ~sqrt(n)) bounds how far back an input may be: small windows give
+    long, narrow graphs; large ones wide, shallow graphs. With `shape`, sources get a
+    `seed` and the graph can be executed by `aisys.scheduling.kernels`.
+    """
+    n_src = sources if sources is not None else max(1, min(n // 8, 64))
+    window = window or max(4, int(np.sqrt(n)))
+    g = Graph()
+    names: list[str] = []
+    ops = rng.choice(len(EXEC_OPS), size=n)
+    for i in range(n):
+        name = f"n{i}"
+        if i < n_src:
+            attrs = {"cost": 1, "bytes": int(rng.integers(8, 64))}
+            if shape is not None:
+                attrs |= {"shape": list(shape), "seed": int(rng.integers(2**31))}
+            g.add(name, "input", **attrs)
+        else:
+            op = EXEC_OPS[int(ops[i])]
+            lo = max(0, i - window)
+            arity = 1 if op in ("tanh", "relu") else 2
+            inputs = [names[int(j)] for j in rng.integers(lo, i, size=arity)]
+            low, high = OP_COSTS[op]
+            g.add(name, op, inputs, cost=int(rng.integers(low, high + 1)), bytes=int(rng.integers(8, 64)))
+        names.append(name)
+    return g
+
+
+def chain_and_crowd(rng: np.random.Generator) -> Graph:
+    """One long chain (the critical path) listed *after* a crowd of short independent ops.
+
+    A FIFO queue serves the crowd first and starts the chain late; a critical-path
+    priority starts the chain at once.
+    """
+    g = Graph()
+    crowd = int(rng.integers(6, 16))
+    for i in range(crowd):
+        g.add(f"c{i}", "tanh", cost=int(rng.integers(2, 6)), bytes=8)
+    length = int(rng.integers(4, 9))
+    prev = None
+    for i in range(length):
+        g.add(f"k{i}", "matmul", [prev] if prev else [], cost=int(rng.integers(3, 7)), bytes=8)
+        prev = f"k{i}"
+    return g
+
+
+def transfer_bound_graph(rng: np.random.Generator, n: int) -> Graph:
+    """One source feeding a random DAG whose outputs are huge: moving any tensor between
+    devices costs more than running the whole graph on the slowest device."""
+    g = random_dag(rng, n, sources=1)
+    for node in g:
+        node.attrs["bytes"] = 10**9
+    return g
+
+
+def wide_graph(rng: np.random.Generator, width: int) -> Graph:
+    """A source fanning out to `width` independent expensive ops, joined by a cheap sum."""
+    g = Graph()
+    g.add("src", "input", cost=1, bytes=1)
+    for i in range(width):
+        g.add(f"m{i}", "matmul", ["src"], cost=int(rng.integers(20, 40)), bytes=1)
+    g.add("join", "add", [f"m{i}" for i in range(width)], cost=1, bytes=1)
+    return g

@@ -1,0 +1,110 @@
+"""Check of `partition`: structure (send/recv on exactly the cut edges, each value moved
+once per device, balanced work) and values (the partitioned graph executes to the same
+numbers as the original, send/recv being copies)."""
+from __future__ import annotations
+
+from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+from aisys.graph.ir import Graph
+from aisys.scheduling import builders, kernels
+from aisys.scheduling.checks_runtime import _exec_dag, _value_verdict
+from aisys.scheduling.costgraph import from_spec, node_costs, to_spec
+
+COMM = ("send", "recv")
+
+
+def _square() -> Graph:
+    g = Graph()
+    g.add("x", "input", shape=[3], seed=1, cost=1)
+    g.add("h", "tanh", ["x"], cost=9)
+    g.add("y", "mul", ["h", "h"], cost=9)
+    g.add("z", "add", ["y", "h"], cost=1)
+    return g
+
+
+class Partition(ExerciseCheck):
+    exercise = "partition"
+    hint = ("place contiguous slices of a topological order; for each (producer, other device) add one send "
+            "(producer's device) and one recv (reader's device); readers there take the recv")
+
+    def cases(self, rng):
+        cases = [Case("f-2-devices", {"graph": to_spec(builders.f_graph()), "n": 2}),
+                 Case("value-read-twice", {"graph": to_spec(_square()), "n": 2})]
+        for i in range(4):
+            n = int(rng.integers(15, 50))
+            cases.append(Case(f"random-dag-{i}-{n}-nodes-{2 + i % 3}-devices",
+                              {"graph": to_spec(_exec_dag(rng, n)), "n": 2 + i % 3}, weight=2))
+        return cases
+
+    def run(self, case, student):
+        result = student.get("partition")(from_spec(case.inputs["graph"]), case.inputs["n"])
+        if not isinstance(result, Graph):
+            raise TypeError(f"partition should return an aisys Graph, got {type(result).__name__}")
+        return to_spec(result)
+
+    def judge(self, case, output):
+        original = from_spec(case.inputs["graph"])
+        try:
+            mine = from_spec(output)
+        except Exception:
+            return fail("the output is not a graph")
+        return self._structure(original, mine, case.inputs["n"]) or self._values(original, mine)
+
+    @staticmethod
+    def _structure(original: Graph, mine: Graph, n: int):
+        device = {}
+        for node in mine:
+            d = node.attrs.get("device")
+            if type(d) is not int or not 0 <= d < n:
+                return fail(f"node {node.name!r} needs a `device` attr in 0..{n - 1}")
+            device[node.name] = d
+        for node in original:
+            if node.name not in mine or mine[node.name].op != node.op:
+                return fail(f"node {node.name!r} ({node.op}) is missing or changed its op")
+        extra = [node.name for node in mine if node.name not in original and node.op not in COMM]
+        if extra:
+            return fail(f"node {extra[0]!r} is neither an original node nor a send/recv")
+        for node in mine:
+            for src in node.inputs:
+                if src not in mine:
+                    return fail(f"{node.name!r} reads {src!r}, which is not in the graph")
+            if node.op in COMM and len(node.inputs) != 1:
+                return fail(f"{node.op} node {node.name!r} must have exactly one input")
+            for src in node.inputs:
+                pair = (mine[src].op, node.op) == ("send", "recv")
+                if node.op == "recv" and not pair:
+                    return fail(f"recv {node.name!r} must read a send node")
+                if pair and device[src] == device[node.name]:
+                    return fail(f"send/recv pair {src!r} -> {node.name!r} stays on one device")
+                if not pair and device[src] != device[node.name]:
+                    return fail(f"edge {src} -> {node.name} crosses devices without a send/recv")
+
+        def origin(name: str) -> str:
+            while name in mine and mine[name].op in COMM and name not in original:
+                name = mine[name].inputs[0]
+            return name
+
+        for node in original:
+            if [origin(i) for i in mine[node.name].inputs] != node.inputs:
+                return fail(f"{node.name!r} does not read the same values (in order) as in the original graph")
+        deliveries = [(origin(r.name), device[r.name]) for r in mine if r.op == "recv"]
+        if len(deliveries) != len(set(deliveries)):
+            return fail("a value is sent to the same device more than once")
+        if sum(1 for node in mine if node.op == "send") != len(deliveries):
+            return fail("every send needs exactly one recv (and the other way round)")
+        costs = node_costs(original)
+        load = [0.0] * n
+        for name, c in costs.items():
+            load[device[name]] += c
+        limit = sum(costs.values()) / n + max(costs.values(), default=0.0)
+        if max(load) > limit + 1e-9:
+            return fail(f"device {load.index(max(load))} holds {max(load):.6g} of {sum(costs.values()):.6g} "
+                        f"cost units: more than total/n + the largest op")
+        return None
+
+    @staticmethod
+    def _values(original: Graph, mine: Graph):
+        try:
+            values = kernels.evaluate(mine)
+        except Exception as err:  # e.g. an unknown op or a missing attr on a copied input
+            return fail(f"the partitioned graph does not execute: {type(err).__name__}: {err}")
+        return _value_verdict(original, values)

@@ -1,0 +1,124 @@
+"""What makes a schedule right, as properties a grader can test without knowing the answer.
+
+- **valid**: every op exactly once, on a known worker, for exactly its duration; each op
+  starts after all its inputs end (plus the transfer time when they ran elsewhere); no
+  worker runs two ops at once.
+- **work-conserving** (greedy): no op waits while a worker sits idle — the property behind
+  Graham's bound.
+- **FIFO**: an op that became ready earlier never starts later.
+- **priority**: an op never starts while a ready op with a higher priority still waits.
+
+Each function returns None, or one sentence naming the ops and the time where it broke.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Mapping
+
+import numpy as np
+
+from aisys.graph.ir import Graph
+from aisys.scheduling.timeline import Timeline
+
+EPS = 1e-6
+
+Duration = Callable[[str, str], float]              # (op, worker) -> time
+Transfer = Callable[[str, str, str], float]         # (producer op, its worker, consumer's worker) -> time
+
+
+def validity_problem(graph: Graph, timeline: Timeline, workers: list[str], duration: Duration,
+                     transfer: Transfer | None = None) -> str | None:
+    counts = Counter(s.op for s in timeline.slots)
+    missing = [n.name for n in graph if counts[n.name] == 0]
+    if missing:
+        return f"{len(missing)} op(s) never scheduled, e.g. {missing[0]!r}"
+    repeated = [op for op, c in counts.items() if c > 1]
+    if repeated:
+        return f"op {repeated[0]!r} is scheduled {counts[repeated[0]]} times (each op runs once)"
+    unknown = [s.op for s in timeline.slots if s.op not in graph]
+    if unknown:
+        return f"the timeline has an op that is not in the graph: {unknown[0]!r}"
+    slot = {s.op: s for s in timeline.slots}
+    for s in timeline.slots:
+        if s.worker not in workers:
+            return f"op {s.op!r} runs on unknown worker {s.worker!r} (workers: {', '.join(workers)})"
+        if not (np.isfinite(s.start) and np.isfinite(s.end)) or s.start < -EPS:
+            return f"op {s.op!r} has a negative or non-finite start/end"
+        want = duration(s.op, s.worker)
+        if abs(s.duration - want) > EPS * max(1.0, want):
+            return f"op {s.op!r} on {s.worker!r} lasts {s.duration:.6g}, off by {abs(s.duration - want):.3g}"
+    for node in graph:
+        for src in node.inputs:
+            gap = transfer(src, slot[src].worker, slot[node.name].worker) if transfer else 0.0
+            early = slot[src].end + gap - slot[node.name].start
+            if early > EPS * max(1.0, slot[src].end):
+                what = " (plus its transfer)" if gap else ""
+                return (f"edge {src} -> {node.name}: {node.name!r} starts {early:.6g} too early, "
+                        f"before {src!r} ends{what}")
+    by_worker: dict[str, list] = {}
+    for s in timeline.slots:
+        by_worker.setdefault(s.worker, []).append(s)
+    for worker, slots in by_worker.items():
+        slots.sort(key=lambda s: (s.start, s.end))
+        for a, b in zip(slots, slots[1:]):
+            if b.start < a.end - EPS * max(1.0, a.end):
+                return (f"worker {worker!r} runs {a.op!r} and {b.op!r} at once "
+                        f"(overlap {a.end - b.start:.6g} at t={b.start:.6g})")
+    return None
+
+
+def ready_times(graph: Graph, timeline: Timeline) -> dict[str, float]:
+    """When each op's last input ended (0 for sources)."""
+    end = {s.op: s.end for s in timeline.slots}
+    return {n.name: max((end[i] for i in n.inputs), default=0.0) for n in graph}
+
+
+def idle_problem(graph: Graph, timeline: Timeline, n_workers: int) -> str | None:
+    """Work-conserving: while an op waits (ready, not started) all n_workers are busy."""
+    times = np.unique(np.array([t for s in timeline.slots for t in (s.start, s.end)]))
+    delta = np.zeros(len(times))
+    np.add.at(delta, np.searchsorted(times, [s.start for s in timeline.slots]), 1)
+    np.add.at(delta, np.searchsorted(times, [s.end for s in timeline.slots]), -1)
+    busy = np.cumsum(delta)   # busy[i]: workers running during [times[i], times[i+1])
+    ready = ready_times(graph, timeline)
+    for s in timeline.slots:
+        if s.start - ready[s.op] <= EPS:
+            continue
+        lo = int(np.searchsorted(times, ready[s.op] + EPS, side="right")) - 1
+        hi = int(np.searchsorted(times, s.start - EPS, side="right"))
+        lo = max(lo, 0)
+        if hi > lo and busy[lo:hi].min() < n_workers:
+            at = times[lo + int(np.argmin(busy[lo:hi]))]
+            return (f"op {s.op!r} waits from t={ready[s.op]:.6g} to t={s.start:.6g} while a worker is idle "
+                    f"(at t={max(at, ready[s.op]):.6g}): a greedy scheduler starts a ready op at once")
+    return None
+
+
+def fifo_problem(graph: Graph, timeline: Timeline) -> str | None:
+    """First ready, first started."""
+    ready = ready_times(graph, timeline)
+    slots = sorted(timeline.slots, key=lambda s: ready[s.op])
+    latest = None   # the slot with the latest start among ops ready strictly earlier
+    i = 0
+    for s in slots:
+        while i < len(slots) and ready[slots[i].op] < ready[s.op] - EPS:
+            if latest is None or slots[i].start > latest.start:
+                latest = slots[i]
+            i += 1
+        if latest is not None and latest.start > s.start + EPS:
+            return (f"{latest.op!r} was ready first (t={ready[latest.op]:.6g}) but started after "
+                    f"{s.op!r} (ready t={ready[s.op]:.6g}): a FIFO queue serves ops in the order they became ready")
+    return None
+
+
+def priority_problem(graph: Graph, timeline: Timeline, priority: Mapping[str, float]) -> str | None:
+    """No op starts while a ready op of strictly higher priority is still waiting."""
+    ready = ready_times(graph, timeline)
+    slots = sorted(timeline.slots, key=lambda s: s.start)
+    for s in slots:
+        for other in slots:
+            if (ready[other.op] <= s.start + EPS and other.start > s.start + EPS
+                    and priority[other.op] > priority[s.op] + EPS):
+                return (f"at t={s.start:.6g} {s.op!r} started while {other.op!r} was ready and has a longer "
+                        f"path to the end ({priority[other.op]:.6g} > {priority[s.op]:.6g})")
+    return None

@@ -1,0 +1,48 @@
+"""A terminal Gantt chart for any timeline: one row per worker, one bar per op.
+
+Takes anything with `workers` and `slots` (each slot has op, worker, start, end) — a
+scheduling `Timeline`, or a collective log turned into one — so every lab draws time the
+same way. Bars are scaled to `width` characters; an op too short to label gets a block.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
+
+
+def gantt(timeline: Any, title: str = "", width: int = 64, unit: str = "") -> Table:
+    """A rich Table: worker | bar | busy %, with a time axis in the caption."""
+    slots = list(timeline.slots)
+    start = min((s.start for s in slots), default=0.0)
+    end = max((s.end for s in slots), default=0.0)
+    span = (end - start) or 1.0
+    scale = width / span
+    table = Table(title=title or None, show_header=False, box=None, pad_edge=False, padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", style="dim", no_wrap=True)
+    for row, worker in enumerate(timeline.workers):
+        mine = sorted((s for s in slots if s.worker == worker), key=lambda s: s.start)
+        bar = Text()
+        cursor = 0
+        for i, slot in enumerate(mine):
+            left = int(round((slot.start - start) * scale))
+            right = max(left + 1, int(round((slot.end - start) * scale)))
+            left = max(left, cursor)
+            if right <= left:
+                continue
+            bar.append(" " * (left - cursor))
+            label = slot.op[: right - left - 1] if right - left > 2 else ""
+            cell = (label.center(right - left - 1) + "▏") if label else "█" * (right - left)
+            bar.append(cell, style=f"black on {_COLOURS[(i + row) % len(_COLOURS)]}" if label
+                       else _COLOURS[(i + row) % len(_COLOURS)])
+            cursor = right
+        busy = sum(s.end - s.start for s in mine)
+        table.add_row(worker, bar, f"{100 * busy / span:5.1f}%")
+    axis = f"0 … {end - start:.6g}{(' ' + unit) if unit else ''}"
+    table.caption = f"time {axis} · makespan {end - start:.6g}"
+    return table
