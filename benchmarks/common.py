@@ -163,6 +163,12 @@ def fmt(value: Any, unit: str = "") -> str:
     return f"{value:.3g}{(' ' + unit) if unit else ''}"
 
 
+def status(row: dict) -> str:
+    """'skipped' for a row that could not apply here (no GPU, lab not built), else 'error'."""
+    error = row.get("error", "")
+    return "skipped" if error.startswith(("skipped", "lab not available")) else "error"
+
+
 def table(rows: list[dict], title: str = "aisys benchmarks"):
     """The rich table the runner prints (and RESULTS.md is made from)."""
     from rich.table import Table
@@ -172,8 +178,9 @@ def table(rows: list[dict], title: str = "aisys benchmarks"):
         out.add_column(column, overflow="fold", no_wrap=column in ("measured", "reference", "ratio"))
     for row in rows:
         if row.get("error"):
-            out.add_row(row.get("topic", ""), row["name"], "[red]error[/]", "", "", "", "—",
-                        f"[red]{row['error'][:200]}[/]")
+            color = "yellow" if status(row) == "skipped" else "red"
+            out.add_row(row.get("topic", ""), row["name"], f"[{color}]{status(row)}[/]", "", "", "", "—",
+                        f"[{color}]{row['error'][:200]}[/]")
             continue
         unit = row.get("unit", "")
         spread = row.get("spread")
@@ -192,7 +199,7 @@ def markdown(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if row.get("error"):
-            lines.append(f"| {row.get('topic', '')} | {row['name']} | error | | | | — | {row['error'][:160]} |")
+            lines.append(f"| {row.get('topic', '')} | {row['name']} | {status(row)} | | | | — | {row['error'][:160]} |")
             continue
         unit = row.get("unit", "")
         spread = row.get("spread")
