@@ -132,3 +132,15 @@ def train_single_process_adam(model: nn.Module, batches: list[tuple], lr: float,
             adam(params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [], steps, foreach=False,
                  amsgrad=False, beta1=betas[0], beta2=betas[1], lr=lr, weight_decay=0.0, eps=eps, maximize=False)
     return model
+
+
+def single_process_losses(model: nn.Module, seed: int, steps: int, batch: int, lr: float = 0.05) -> list[float]:
+    """Full-batch loss before each step of one-process momentum SGD (trains `model` in place)."""
+    opt, losses = MomentumSGD(model.parameters(), lr), []
+    for x, y in toy_batches(seed, steps, batch):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
