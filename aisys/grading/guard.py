@@ -72,10 +72,11 @@ class _Hook:
         real = os.path.realpath(name)
         if self.forbidden and (real + os.sep).startswith(self.forbidden):
             raise Refused("graded code may not read the reference answers in solutions/")
-        parts = real.split(os.sep)
-        if len(parts) > 3 and parts[1] == "proc" and parts[2].isdigit() and parts[3] in _PROC_PRIVATE \
-                and int(parts[2]) != os.getpid():
-            raise Refused(f"graded code may not open {real}")
+        for seen in (os.path.abspath(name), real):        # /proc/N/fd/1 resolves to a tty or pipe
+            parts = seen.split(os.sep)
+            if len(parts) > 3 and parts[1] == "proc" and parts[2].isdigit() and parts[3] in _PROC_PRIVATE \
+                    and int(parts[2]) != os.getpid():
+                raise Refused(f"graded code may not open {seen}")
 
     def _signal(self, event: str, target: int) -> None:
         if target == 0:
