@@ -115,3 +115,16 @@ def test_quick_cli_startup_run_writes_rows_with_ratios(tmp_path):
 
 def test_unknown_topic_is_refused():
     assert runner.main(["--only", "nope"]) == 2
+
+
+def test_lab03_rows_put_measured_memory_next_to_theory():
+    if not (REPO / "solutions" / "03_ad_challenges" / "checkpointing.py").is_file():
+        pytest.skip("lab 03 reference not written yet")
+    from benchmarks.autodiff import checkpoint_rows
+
+    rows = {r["name"]: r for r in checkpoint_rows(quick=True)}
+    assert not any(r.get("error") for r in rows.values())
+    assert rows["lab 03 store-all: peak live activations, 64 layers"]["value"] == 64
+    assert rows["lab 03 none: recomputed forward ops"]["value"] == 64 * 63 // 2
+    assert rows["lab 03 √n: peak live activations, 64 layers"]["value"] <= \
+        rows["lab 03 √n: peak live activations, 64 layers"]["reference"]
