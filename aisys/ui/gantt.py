@@ -14,7 +14,7 @@ from rich.text import Text
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
 
 
-def gantt(timeline: Any, title: str = "", width: int = 64, unit: str = "") -> Table:
+def gantt(timeline: Any, title: str = "", width: int = 54, unit: str = "") -> Table:
     """A rich Table: worker | bar | busy %, with a time axis in the caption."""
     slots = list(timeline.slots)
     start = min((s.start for s in slots), default=0.0)
@@ -22,9 +22,9 @@ def gantt(timeline: Any, title: str = "", width: int = 64, unit: str = "") -> Ta
     span = (end - start) or 1.0
     scale = width / span
     table = Table(title=title or None, show_header=False, box=None, pad_edge=False, padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
+    table.add_column(style="bold", no_wrap=True, min_width=max((len(w) for w in timeline.workers), default=1))
     table.add_column(no_wrap=True)
-    table.add_column(justify="right", style="dim", no_wrap=True)
+    table.add_column(justify="right", style="dim", no_wrap=True, min_width=6)
     for row, worker in enumerate(timeline.workers):
         mine = sorted((s for s in slots if s.worker == worker), key=lambda s: s.start)
         bar = Text()
