@@ -1,0 +1,192 @@
+"""Seeded random nested structures ("pytrees") for the structs exercise, and their checks.
+
+A tree is described by a JSON spec (so parent and child build the same one), built into
+real dicts, lists, tuples and dataclass instances with float, int, str, bool and None
+leaves. `make_fn` turns a spec into a differentiable function of the tree: a random
+program over its float leaves, scaled by its int fields and squared when its `activation`
+string says so — ints and strings steer the computation but have no derivative.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+
+from aisys.autodiff.programs import evaluate, random_program
+from aisys.grading.spec import PASS, Verdict, fail
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    weight: float
+    bias: float
+    activation: str
+    units: int
+
+
+@dataclasses.dataclass
+class Optimizer:
+    lr: float
+    steps: int
+    nesterov: bool
+    state: Any = None
+
+
+DATACLASSES = {"Layer": Layer, "Optimizer": Optimizer}
+
+
+def _leaf(rng, kinds=("float", "float", "int", "str", "bool", "none")) -> dict:
+    kind = str(rng.choice(kinds))
+    value = {"float": lambda: float(np.round(rng.uniform(-1.5, 1.5), 3)), "int": lambda: int(rng.integers(0, 4)),
+             "str": lambda: str(rng.choice(["relu", "square", "gelu"])), "bool": lambda: bool(rng.random() < 0.5),
+             "none": lambda: None}[kind]()
+    return {"kind": kind, "value": value}
+
+
+def random_spec(rng: np.random.Generator, depth: int = 0) -> dict:
+    """A random tree spec: containers down to depth 2, at least one float leaf somewhere."""
+    kind = "dict" if depth == 0 else str(rng.choice(["dict", "list", "tuple", "Layer", "Optimizer", "leaf", "leaf"]))
+    if depth >= 2 or kind == "leaf":
+        return _leaf(rng)
+    if kind == "Layer":
+        return {"kind": "Layer", "fields": {"weight": _leaf(rng, ("float",)), "bias": _leaf(rng, ("float",)),
+                                            "activation": _leaf(rng, ("str",)), "units": _leaf(rng, ("int",))}}
+    if kind == "Optimizer":
+        return {"kind": "Optimizer", "fields": {"lr": _leaf(rng, ("float",)), "steps": _leaf(rng, ("int",)),
+                                                "nesterov": _leaf(rng, ("bool",)),
+                                                "state": random_spec(rng, depth + 1)}}
+    children = [random_spec(rng, depth + 1) for _ in range(int(rng.integers(2, 5)))]
+    if kind == "dict":
+        return {"kind": "dict", "items": {f"k{i}": c for i, c in enumerate(children)}}
+    return {"kind": kind, "items": children}
+
+
+def build(spec: dict, float_leaf: Callable[[float], Any] | None = None) -> Any:
+    """The tree a spec describes; `float_leaf` (if given) replaces each float, in `paths` order."""
+    kind = spec["kind"]
+    if kind == "float" and float_leaf is not None:
+        return float_leaf(spec["value"])
+    if kind in ("float", "int", "str", "bool", "none"):
+        return spec["value"]
+    if kind in DATACLASSES:
+        return DATACLASSES[kind](**{k: build(v, float_leaf) for k, v in spec["fields"].items()})
+    if kind == "dict":
+        return {k: build(v, float_leaf) for k, v in spec["items"].items()}
+    items = [build(v, float_leaf) for v in spec["items"]]
+    return items if kind == "list" else tuple(items)
+
+
+def torch_struct_grad(tree_spec: dict, fn_spec: dict) -> Any:
+    """Ground truth: the tree with each float replaced by torch's gradient (0.0 if unused)."""
+    import torch
+
+    leaves: list = []
+
+    def lift(value: float):
+        leaves.append(torch.tensor(value, dtype=torch.float64, requires_grad=True))
+        return leaves[-1]
+
+    y = make_fn(tree_spec, fn_spec)(build(tree_spec, lift))
+    grads = iter(torch.autograd.grad(y, leaves, allow_unused=True))
+    return build(tree_spec, lambda _: float(g) if (g := next(grads)) is not None else 0.0)
+
+
+def paths(spec: dict, kind: str, prefix: tuple = ()) -> list[tuple]:
+    """Paths (keys, indices, field names) to every leaf of one kind, in a fixed order."""
+    if spec["kind"] == kind:
+        return [prefix]
+    children = spec.get("fields") or spec.get("items") or {}
+    pairs = children.items() if isinstance(children, dict) else enumerate(children)
+    return [p for key, child in pairs for p in paths(child, kind, prefix + (key,))]
+
+
+def get(tree: Any, path: tuple) -> Any:
+    for key in path:
+        tree = getattr(tree, key) if dataclasses.is_dataclass(tree) else tree[key]
+    return tree
+
+
+def random_fn_spec(rng: np.random.Generator, tree_spec: dict) -> dict:
+    """The program a case's function runs over the tree's float leaves (some left unused)."""
+    n_floats = len(paths(tree_spec, "float"))
+    used = max(1, n_floats - int(rng.integers(0, 2)))
+    steps, outs = random_program(rng, int(rng.integers(3, 8)), inputs=[f"p{i}" for i in range(used)])
+    return {"steps": [list(s) for s in steps], "output": outs[-1], "used": used}
+
+
+def make_fn(tree_spec: dict, fn_spec: dict) -> Callable[[Any], Any]:
+    """fn(tree): the program over float leaves, × (1 + sum of int fields), squared if any
+    string field says "square" — non-float fields steer but are never differentiated."""
+    float_paths = paths(tree_spec, "float")[: fn_spec["used"]]
+    int_paths, str_paths = paths(tree_spec, "int"), paths(tree_spec, "str")
+
+    def fn(tree):
+        env = {f"p{i}": get(tree, p) for i, p in enumerate(float_paths)}
+        y = evaluate(fn_spec["steps"], env)[fn_spec["output"]]
+        y = y * (1 + sum(int(get(tree, p)) for p in int_paths))
+        return y * y if any(get(tree, p) == "square" for p in str_paths) else y
+
+    return fn
+
+
+def tag(obj: Any, depth: int = 0) -> Any:
+    """A tree as plain data that keeps its container types: {"tuple": [...]}, {"Layer": {...}}."""
+    if depth > 32:
+        return {"other": "too deep"}
+    if obj is None or isinstance(obj, (bool, str)):
+        return {type(obj).__name__: obj}
+    if isinstance(obj, int):
+        return {"int": obj}
+    if isinstance(obj, float) or isinstance(obj, np.floating):
+        return float(obj)
+    if type(obj).__name__ == "Tensor" and getattr(obj, "numel", lambda: 0)() == 1:
+        return float(obj.detach().reshape(()).item())
+    if isinstance(obj, dict):
+        return {"dict": {str(k): tag(v, depth + 1) for k, v in obj.items()}}
+    if isinstance(obj, (list, tuple)):
+        return {type(obj).__name__ if type(obj) in (list, tuple) else "tuple-subclass":
+                [tag(v, depth + 1) for v in obj]}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {type(obj).__name__: {f.name: tag(getattr(obj, f.name), depth + 1) for f in dataclasses.fields(obj)}}
+    return {"other": type(obj).__name__}
+
+
+def compare_tagged(got: Any, want: Any, path: str = "tree", rtol: float = 1e-7, atol: float = 1e-9) -> Verdict:
+    """Same containers, same non-float fields, floats close; the message names the path."""
+    if isinstance(want, float):
+        if not isinstance(got, (int, float)) or isinstance(got, bool):
+            return fail(f"{path}: expected a float gradient, got {_kind(got)}")
+        diff = abs(got - want)
+        return PASS if diff <= atol + rtol * abs(want) else fail(f"{path}: gradient off by {diff:.3g}")
+    (kind, inner), = want.items()
+    if not isinstance(got, dict) or kind not in got:
+        return fail(f"{path}: expected {_article(kind)}, got {_kind(got)}")
+    mine = got[kind]
+    if kind in ("int", "str", "bool", "NoneType"):
+        return PASS if mine == inner and type(mine) is type(inner) else fail(
+            f"{path}: a non-differentiable {kind} field must come back unchanged")
+    if isinstance(inner, list):
+        if not isinstance(mine, list) or len(mine) != len(inner):
+            return fail(f"{path}: {kind} of the wrong length")
+        pairs = [(f"{path}[{i}]", a, b) for i, (a, b) in enumerate(zip(mine, inner))]
+    else:
+        if not isinstance(mine, dict) or set(mine) != set(inner):
+            return fail(f"{path}: {kind} with different keys or fields")
+        sep = "." if kind in DATACLASSES else ""
+        pairs = [(f"{path}{sep}{k}" if sep else f"{path}[{k!r}]", mine[k], inner[k]) for k in inner]
+    for where, a, b in pairs:
+        verdict = compare_tagged(a, b, where, rtol, atol)
+        if not verdict.passed:
+            return verdict
+    return PASS
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict) and len(value) == 1:
+        return _article(next(iter(value)))
+    return _article("float" if isinstance(value, float) else type(value).__name__)
+
+
+def _article(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

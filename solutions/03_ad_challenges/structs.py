@@ -1,0 +1,62 @@
+"""Lab 03, part 3 — differentiating through data structures (pytrees).
+
+Real programs pass structures around: a dict of layers, a dataclass of hyper-parameters,
+a list of (weight, bias) tuples. Some fields are differentiable numbers; others are
+integers, strings or flags that have no derivative (a layer count, an activation name, a
+`frozen` switch). An AD system must carry gradients through the structure — JAX calls
+these *pytrees*: flatten the tree to its differentiable leaves, differentiate with respect
+to that flat list, and unflatten the gradients back into the same shape. Fields without a
+derivative are not leaves: they ride along unchanged (the article's "complex data types").
+
+Source: 自动微分的挑战&未来 (ZOMI, AISystem 05Framework/02AutoDiff).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import torch
+
+
+def grad_of_struct(fn: Callable[[Any], torch.Tensor], tree: Any) -> Any:
+    """∂fn(tree)/∂leaf for every float leaf of `tree`, in a structure shaped like `tree`.
+
+    `tree` nests dicts, lists, tuples and dataclass instances; its leaves are Python floats
+    (differentiable), or ints, strings, bools and None (left exactly as they are — note
+    that a bool is also an int). `fn` returns a scalar torch tensor. The result has the
+    same containers (the same dataclass types) with each float replaced by its gradient
+    as a float (0.0 when fn does not use it).
+
+    Hint: write one function `_map(node, leaf_fn)` that rebuilds the containers and
+    applies leaf_fn to each float (`dataclasses.is_dataclass`, `dataclasses.replace`).
+    Use it twice: floats → tensors with requires_grad (collect them in a list), then,
+    after `torch.autograd.grad(y, leaves, allow_unused=True)`, floats → their gradients.
+    """
+    # BEGIN SOLUTION
+    leaves: list[torch.Tensor] = []
+
+    def lift(value: float) -> torch.Tensor:
+        leaves.append(torch.tensor(value, dtype=torch.float64, requires_grad=True))
+        return leaves[-1]
+
+    y = fn(_map(tree, lift))
+    grads = iter(torch.autograd.grad(y, leaves, allow_unused=True) if leaves else ())
+    return _map(tree, lambda value: float(g) if (g := next(grads)) is not None else 0.0)
+    # END SOLUTION
+
+
+def _map(node: Any, leaf_fn: Callable[[float], Any]) -> Any:
+    # BEGIN SOLUTION
+    if isinstance(node, float):
+        return leaf_fn(node)
+    if isinstance(node, dict):
+        return {key: _map(value, leaf_fn) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_map(value, leaf_fn) for value in node]
+    if isinstance(node, tuple):
+        return tuple(_map(value, leaf_fn) for value in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: _map(getattr(node, f.name), leaf_fn) for f in dataclasses.fields(node) if f.init}
+        return dataclasses.replace(node, **changes)
+    return node   # int, str, bool, None: no derivative, unchanged
+    # END SOLUTION
