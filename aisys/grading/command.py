@@ -33,6 +33,7 @@ def graded_dir(labs_dir: Path | None, solutions: bool, submission: Path | None
     with tempfile.TemporaryDirectory(prefix="aisys-submission-") as tmp:
         copied = stage(submission.resolve(), Path(tmp))
         renames = {str(Path(tmp) / name): original for name, original in copied.items()}
+        renames[str(tmp)] = str(submission)    # files it lacks: "not found" under its own path
         yield Path(tmp), str(submission), renames
 
 
