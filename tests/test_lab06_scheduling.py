@@ -1,0 +1,203 @@
+"""Lab 06 end to end: solutions earn 100, stubs 0, plausible wrong answers lose points with a
+message naming the case; the demo draws and exports a valid Chrome trace; bench unit tests."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from aisys.scheduling import builders, kernels
+from aisys.scheduling.baseline import fifo_makespan
+from aisys.scheduling.chrome_trace import chrome_trace
+from aisys.scheduling.costgraph import (critical_path, from_spec, graham_bound, lower_bound, node_costs,
+                                        to_spec, topological_order, total_work)
+from aisys.scheduling.modes import interaction_counts
+from aisys.scheduling.properties import fifo_problem, idle_problem, priority_problem, validity_problem
+from aisys.scheduling.timeline import Timeline
+from aisys.ui.gantt import gantt
+from conftest import REPO, check_json, exercise, run_cli, workspace
+
+EXERCISES = {"fifo_schedule", "list_schedule", "hetero_schedule", "backward_order", "run_graph", "Dispatcher",
+             "partition"}
+
+
+@pytest.fixture(scope="module")
+def solutions_report():
+    return check_json("scheduling", "--solutions")
+
+
+def test_solutions_score_full_marks(solutions_report):
+    report, proc = solutions_report
+    assert proc.returncode == 0, proc.stdout
+    assert report["score"] == report["max_score"] == 100.0
+    names = {ex["name"] for ex in report["labs"][0]["exercises"]}
+    assert names == EXERCISES
+    assert all(ex["status"] == "passed" for ex in report["labs"][0]["exercises"])
+
+
+def test_stubs_score_zero_not_started():
+    report, proc = check_json("scheduling", "--labs-dir", str(REPO / "labs"))
+    assert proc.returncode == 1
+    assert report["score"] == 0
+    assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+BUGS = {
+    # one worker is handed out but never taken off the idle list: double booking
+    "schedulers.py": [("op, worker = queue.pop(), heapq.heappop(idle)", "op, worker = queue.pop(), idle[0]"),
+                      # HEFT that forgets the transfer edge of a dependency
+                      ("finish[u] + transfer(link, size[u], place[u], d.name)", "finish[u]"),
+                      # gradients for every ancestor of the loss, trainable or not
+                      ("keep = {name for name in reaches if requires[name]}", "keep = set(reaches)")],
+    # the dtype-level error forgets to say which dtype is missing
+    "dispatch.py": [('raise LookupError(f"{op!r} on {device}/{layout} is not implemented for dtype {dtype} "',
+                     'raise LookupError(f"{op!r} on {device}/{layout}: no kernel "')],
+    # readers on another device keep reading the producer directly
+    "partition.py": [("inputs.append(src if device[src] == here else moved[(src, here)])", "inputs.append(src)")],
+    # a node is submitted when its *first* input is done
+    "executor.py": [("indegree = {node.name: len(node.inputs) for node in graph}",
+                     "indegree = {node.name: min(1, len(node.inputs)) for node in graph}")],
+}
+
+
+@pytest.fixture(scope="module")
+def buggy_report(tmp_path_factory):
+    labs = workspace(tmp_path_factory.mktemp("bugs"), "06_scheduling", BUGS)
+    return check_json("scheduling", "--labs-dir", str(labs))
+
+
+def _failures(report, name):
+    ex = exercise(report, name)
+    assert ex["score"] < ex["max_score"], f"{name} kept full marks"
+    return {c["id"]: c["message"] for c in ex["cases"] if c["status"] in ("failed", "error")}
+
+
+def test_double_booking_is_caught(buggy_report):
+    report, proc = buggy_report
+    assert proc.returncode == 1
+    for name in ("fifo_schedule", "list_schedule"):
+        failed = _failures(report, name)
+        assert any("at once" in m for m in failed.values()), failed
+
+
+def test_ignoring_transfer_dependencies_is_caught(buggy_report):
+    failed = _failures(buggy_report[0], "hetero_schedule")
+    assert any("too early" in m and "transfer" in m for m in failed.values()), failed
+
+
+def test_gradients_for_data_inputs_are_caught(buggy_report):
+    failed = _failures(buggy_report[0], "backward_order")
+    assert any("gets no gradient" in m for m in failed.values()), failed
+
+
+def test_error_without_the_missing_key_is_caught(buggy_report):
+    failed = _failures(buggy_report[0], "Dispatcher")
+    assert any("missing dtype key" in m for m in failed.values()), failed
+
+
+def test_cut_edges_without_send_recv_are_caught(buggy_report):
+    failed = _failures(buggy_report[0], "partition")
+    assert any("crosses devices without a send/recv" in m for m in failed.values()), failed
+
+
+def test_running_a_node_before_its_inputs_is_caught(buggy_report):
+    ex = exercise(buggy_report[0], "run_graph")
+    assert ex["score"] < ex["max_score"]
+    assert any(c["status"] != "passed" for c in ex["cases"] if c["id"].startswith("random-dag"))
+
+
+def test_demo_on_the_solutions_draws_and_writes_a_chrome_trace(tmp_path):
+    trace = tmp_path / "t.json"
+    proc = run_cli("lab", "run", "scheduling", "--solution", "--trace", str(trace), env={"COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    for text in ("serial, FIFO", "critical path first", "CPU + GPU (HEFT)", "same values as serial execution: yes",
+                 "torch.library", "partitioned (2 devices)", "same values as the original: yes"):
+        assert text in " ".join(proc.stdout.split()), text
+    events = json.loads(trace.read_text())["traceEvents"]
+    complete = [e for e in events if e["ph"] == "X"]
+    assert len(complete) > 50
+    for event in complete:
+        assert {"ph", "ts", "dur", "pid", "tid", "name"} <= set(event)
+        assert event["dur"] >= 0 and isinstance(event["pid"], int) and isinstance(event["tid"], int)
+    assert {e["name"] for e in events if e["ph"] == "M"} == {"process_name", "thread_name"}
+
+
+def test_demo_on_the_stubs_exits_zero():
+    proc = run_cli("lab", "run", "scheduling", "--labs-dir", str(REPO / "labs"))
+    assert proc.returncode == 0, proc.stderr
+    assert "not implemented yet" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- bench unit tests
+
+
+def test_f_graph_bounds_and_value():
+    g = builders.f_graph()
+    assert critical_path(g) == 7 and total_work(g) == 14
+    assert lower_bound(g, 3) == 7 and graham_bound(g, 2) == 14
+    assert kernels.evaluate(g)["v5"] == pytest.approx(11.652071455223084)
+
+
+def test_random_dag_scales_and_round_trips():
+    g = builders.random_dag(np.random.default_rng(1), 10_000)
+    assert len(g) == 10_000 and len(topological_order(g)) == 10_000
+    small = builders.random_dag(np.random.default_rng(2), 10)
+    assert to_spec(from_spec(json.loads(json.dumps(to_spec(small))))) == to_spec(small)
+
+
+
+
+def test_properties_reject_broken_timelines():
+    g = builders.f_graph()
+    costs = node_costs(g)
+    good = Timeline(["w0"])
+    t = 0.0
+    for name in topological_order(g):
+        good.add(name, "w0", t, t + costs[name])
+        t += costs[name]
+    duration = lambda op, w: costs[op]  # noqa: E731
+    assert validity_problem(g, good, ["w0"], duration) is None
+    assert idle_problem(g, good, 1) is None and fifo_problem(g, good) is None
+    overlap = Timeline.from_plain({"workers": ["w0"], "slots": [[s.op, s.worker, s.start, s.end] for s in good.slots]})
+    overlap.slots[1] = type(overlap.slots[1])("x2", "w0", 0.5, 1.5)
+    assert "at once" in validity_problem(g, overlap, ["w0"], duration)
+    early = Timeline(["w0", "w1"])
+    for s in good.slots:
+        early.add(s.op, "w1" if s.op == "v1" else "w0", 0.0 if s.op == "v1" else s.start,
+                  costs[s.op] if s.op == "v1" else s.end)
+    assert "edge x1 -> v1" in validity_problem(g, early, ["w0", "w1"], duration)
+    lazy = Timeline(["w0", "w1"])
+    for s in good.slots:
+        lazy.add(s.op, "w0", s.start, s.end)     # w1 idles while v2, v3 wait
+    assert "idle" in idle_problem(g, lazy, 2)
+    assert priority_problem(g, good, {n: 0.0 for n in costs}) is None
+
+
+def test_fifo_baseline_matches_serial_work():
+    g = builders.training_graph(2)
+    assert fifo_makespan(g, 1, node_costs(g)) == total_work(g)
+    assert lower_bound(g, 3) <= fifo_makespan(g, 3, node_costs(g)) <= graham_bound(g, 3)
+
+
+def test_chrome_trace_and_gantt_render_any_timeline():
+    timeline = Timeline()
+    timeline.add("a", "cpu", 0, 2)
+    timeline.add("b", "gpu", 1, 3)
+    trace = chrome_trace({"demo": timeline})
+    json.dumps(trace)
+    xs = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    assert [(e["name"], e["ts"], e["dur"]) for e in xs] == [("a", 0.0, 2000.0), ("b", 1000.0, 2000.0)]
+    assert xs[0]["tid"] != xs[1]["tid"] and xs[0]["pid"] == xs[1]["pid"]
+    console = Console(record=True, width=100)
+    console.print(gantt(timeline, title="demo"))
+    text = console.export_text()
+    assert "cpu" in text and "gpu" in text and "makespan 3" in text
+
+
+def test_interaction_counts():
+    g = builders.f_graph()
+    rows = interaction_counts(g)
+    assert rows[0]["host_device"] == 10 and rows[1]["host_device"] == 2
