@@ -1,0 +1,137 @@
+"""Lab 03 ad-challenges: the reference scores 100, stubs 0, plausible bugs lose points; bench unit tests."""
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from conftest import REPO, check_json, exercise, run_cli, workspace
+
+from aisys.autodiff.memory import ActivationMeter, make_chain, plan_bound, sqrt_bound, store_nothing_backward
+from aisys.autodiff.opcount import Counted
+from aisys.autodiff.pytrees import build, compare_tagged, paths, random_fn_spec, random_spec, tag, torch_struct_grad
+
+FOLDER = "03_ad_challenges"
+
+
+@pytest.fixture(scope="module")
+def solutions_report():
+    return check_json("ad-challenges", "--solutions")
+
+
+def _failed(report: dict, name: str) -> dict[str, str]:
+    return {c["id"]: c.get("message", "") for c in exercise(report, name)["cases"] if c["status"] != "passed"}
+
+
+def test_solutions_score_full_marks(solutions_report):
+    report, proc = solutions_report
+    assert proc.returncode == 0, proc.stderr
+    assert report["score"] == report["max_score"] == 100
+
+
+def test_stubs_score_zero_without_traceback():
+    report, proc = check_json("ad-challenges", "--labs-dir", str(REPO / "labs"))
+    assert proc.returncode == 1 and report["score"] == 0
+    assert all(ex["status"] == "not_implemented" for lab in report["labs"] for ex in lab["exercises"])
+    assert "Traceback" not in proc.stderr
+
+
+def test_plausible_bugs_lose_points(tmp_path):
+    """Store-everything plan, no checkpointing at all, bools/ints differentiated, x*x*x, the article's erratum."""
+    labs = workspace(tmp_path, FOLDER, {
+        "checkpointing.py": [
+            ("        return even(math.ceil(math.sqrt(n_layers)))", "        return list(range(n_layers))"),
+            ("    bounds = list(plan) + [len(layers)]",
+             "    x = x.detach().requires_grad_()\n    h = x\n    for layer in layers:\n        h = layer(h)\n"
+             "    h.sum().backward()\n    return h.detach(), x.grad\n    bounds = list(plan) + [len(layers)]")],
+        "structs.py": [("    if isinstance(node, float):", "    if isinstance(node, (int, float)) and not isinstance(node, str):")],
+        "fused.py": [("    t = x * x\n    return t * x, 3 * t", "    return x * x * x, 3 * x * x")],
+        "control_flow.py": [("        l = 4.0 * l * (1.0 - l)", "        l = 4.0 * l * (1.0 - v)")]})
+    shutil.copytree(REPO / "solutions" / "02_autodiff", labs / "02_autodiff")   # lab 03 builds on lab 02
+    report, proc = check_json("ad-challenges", "--labs-dir", str(labs))
+    assert proc.returncode == 1
+    plan = _failed(report, "checkpoint_plan")
+    assert "sqrt-64" in plan and "65 activations" in plan["sqrt-64"]
+    run = _failed(report, "checkpointed_forward_backward")
+    assert "sqrt-64" in run and "alive at the peak" in run["sqrt-64"]
+    assert "store-all-12" not in run                     # storing everything is right for the plan [0]
+    assert "flat-dict" in _failed(report, "grad_of_struct")
+    assert "4 multiplications" in _failed(report, "fused_cube")["x=2"]
+    loop = _failed(report, "logistic_loop")
+    assert "x=0.3,n=4" in loop and "n=1" not in loop
+    assert exercise(report, "logistic_closed")["status"] == "passed"
+
+
+def test_lab03_needs_the_students_lab02(tmp_path):
+    """Without lab 02's reverse mode in the same labs dir, the loop exercises cannot score."""
+    labs = workspace(tmp_path, FOLDER)
+    report, _ = check_json("ad-challenges", "--labs-dir", str(labs))
+    assert exercise(report, "logistic_loop")["score"] == 0
+    assert exercise(report, "fused_cube")["status"] == "passed"
+
+
+@pytest.mark.parametrize("solution", [True, False])
+def test_demo_exits_zero(solution):
+    proc = run_cli("lab", "run", "ad-challenges", *(["--solution"] if solution else []))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    if solution:
+        assert "0.99434496" in proc.stdout and "√n plan" in proc.stdout
+
+
+# ------------------------------------------------------------------ bench
+
+
+def _run(plan, n=36):
+    import torch
+
+    meter = ActivationMeter()
+    layers = make_chain(n, 8, seed=3, meter=meter)
+    x = torch.linspace(-1, 1, 8, dtype=torch.float64)
+    with meter:
+        if plan is None:
+            store_nothing_backward(layers, x)
+        else:
+            h = x.requires_grad_()
+            for layer in layers:
+                h = layer(h)
+            h.sum().backward()
+    return meter
+
+
+def test_meter_measures_store_all_and_store_nothing():
+    everything = _run("all")
+    assert everything.peak_alive == 36 and everything.forward_ops == 36 and everything.peak_saved == 37
+    nothing = _run(None)
+    assert nothing.peak_alive <= 2 and nothing.forward_ops - 36 == 36 * 35 // 2
+    assert everything.alive == 0 and nothing.alive == 0        # every activation freed at the end
+
+
+def test_plan_bounds():
+    assert plan_bound([0], 64) == 65 and plan_bound(list(range(0, 64, 8)), 64) == 16
+    assert sqrt_bound(64) == 16 and sqrt_bound(100) == 20
+
+
+def test_counted_counts_and_cannot_escape():
+    c = Counter()
+    x = Counted(2.0, c)
+    y = 3 * (x * x) - x ** 2 + 1
+    assert y.value == 9.0 and c == Counter({"mul": 2, "pow": 1, "sub": 1, "add": 1})
+    with pytest.raises(TypeError):
+        float(x)
+
+
+def test_pytrees_roundtrip_and_truth():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        spec = random_spec(rng)
+        if len(paths(spec, "float")) < 2:
+            continue
+        fn_spec = random_fn_spec(rng, spec)
+        want = tag(torch_struct_grad(spec, fn_spec))
+        assert compare_tagged(want, want).passed
+        assert tag(build(spec)) == tag(build(spec))
+    bad = {"dict": {"n": 1.0}}
+    assert "an int" in compare_tagged(bad, {"dict": {"n": {"int": 1}}}).message
