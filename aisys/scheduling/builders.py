@@ -115,6 +115,22 @@ def random_dag(rng: np.random.Generator, n: int, *, sources: int | None = None, 
     return g
 
 
+def executable_dag(rng: np.random.Generator, n: int) -> Graph:
+    """A random DAG of small matrices that `aisys.scheduling.kernels` can execute."""
+    return random_dag(rng, n, shape=(8, 8), window=8)
+
+
+def sleep_graph(width: int, seconds: float = 0.03) -> Graph:
+    """A source fanning out to `width` kernels that each sleep: independent ops a thread pool
+    can overlap (sleeping holds no lock, like waiting on a GPU), joined by an add."""
+    g = Graph()
+    g.add("x", "input", shape=[4], seed=7, cost=1)
+    for i in range(width):
+        g.add(f"s{i}", "sleep", ["x"], seconds=seconds, cost=30)
+    g.add("join", "add", [f"s{i}" for i in range(width)], cost=1)
+    return g
+
+
 def chain_and_crowd(rng: np.random.Generator) -> Graph:
     """One long chain (the critical path) listed *after* a crowd of short independent ops.
 

@@ -3,10 +3,10 @@ once per device, balanced work) and values (the partitioned graph executes to th
 numbers as the original, send/recv being copies)."""
 from __future__ import annotations
 
-from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+from aisys.grading.spec import Case, ExerciseCheck, fail
 from aisys.graph.ir import Graph
 from aisys.scheduling import builders, kernels
-from aisys.scheduling.checks_runtime import _exec_dag, _value_verdict
+from aisys.scheduling.checks_runtime import value_verdict
 from aisys.scheduling.costgraph import from_spec, node_costs, to_spec
 
 COMM = ("send", "recv")
@@ -32,7 +32,7 @@ class Partition(ExerciseCheck):
         for i in range(4):
             n = int(rng.integers(15, 50))
             cases.append(Case(f"random-dag-{i}-{n}-nodes-{2 + i % 3}-devices",
-                              {"graph": to_spec(_exec_dag(rng, n)), "n": 2 + i % 3}, weight=2))
+                              {"graph": to_spec(builders.executable_dag(rng, n)), "n": 2 + i % 3}, weight=2))
         return cases
 
     def run(self, case, student):
@@ -107,4 +107,4 @@ class Partition(ExerciseCheck):
             values = kernels.evaluate(mine)
         except Exception as err:  # e.g. an unknown op or a missing attr on a copied input
             return fail(f"the partitioned graph does not execute: {type(err).__name__}: {err}")
-        return _value_verdict(original, values)
+        return value_verdict(original, values)

@@ -11,30 +11,18 @@ from collections import Counter
 import numpy as np
 
 from aisys.grading.compare import close
-from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 from aisys.graph.ir import Graph
 from aisys.scheduling import builders, kernels
-from aisys.scheduling.costgraph import from_spec, node_costs, to_spec
+from aisys.scheduling.costgraph import from_spec, to_spec
 
 
-def _sleep_graph(width: int) -> Graph:
-    g = Graph()
-    g.add("x", "input", shape=[4], seed=7)
-    for i in range(width):
-        g.add(f"s{i}", "sleep", ["x"], seconds=0.03)
-    g.add("join", "add", [f"s{i}" for i in range(width)])
-    return g
-
-
-def _exec_dag(rng, n: int) -> Graph:
-    return builders.random_dag(rng, n, shape=(8, 8), window=8)
-
-
-def _value_verdict(graph: Graph, values, names=None):
+def value_verdict(graph: Graph, values) -> Verdict:
+    """Every node of `graph` has the value serial execution (`kernels.evaluate`) gives it."""
     expected = kernels.evaluate(graph)
     if not isinstance(values, dict):
         return fail("expected a dict {node name: value}")
-    for name in names or [n.name for n in graph]:
+    for name in (n.name for n in graph):
         if name not in values:
             return fail(f"no value for node {name!r}")
         # atleast_1d: compare.close trips on 0-d arrays (f's values are scalars)
@@ -53,9 +41,9 @@ class RunGraph(ExerciseCheck):
         cases = [Case("f-2-workers", {"graph": to_spec(builders.f_graph()), "workers": 2})]
         for i in range(3):
             n = int(rng.integers(15, 40))
-            cases.append(Case(f"random-dag-{i}-{n}-nodes", {"graph": to_spec(_exec_dag(rng, n)),
+            cases.append(Case(f"random-dag-{i}-{n}-nodes", {"graph": to_spec(builders.executable_dag(rng, n)),
                                                          "workers": int(rng.integers(2, 4))}, weight=2))
-        cases.append(Case("independent-kernels-overlap", {"graph": to_spec(_sleep_graph(6)), "workers": 3,
+        cases.append(Case("independent-kernels-overlap", {"graph": to_spec(builders.sleep_graph(6)), "workers": 3,
                                                            "overlap": True}, weight=3))
         return cases
 
@@ -85,11 +73,11 @@ class RunGraph(ExerciseCheck):
                     return fail(f"{node.name!r} started before its input {src!r} finished")
         workers = case.inputs["workers"]
         peak = kernels.max_overlap([(op, t, s, e) for op, t, s, e in log])
-        if peak > workers or len({t for _, t, _, _ in log}) > workers:
-            return fail(f"more than {workers} worker threads ran kernels")
+        if peak > workers:
+            return fail(f"{peak} kernels ran at one instant with only {workers} workers")
         if case.inputs.get("overlap") and peak < 2:
             return fail("independent kernels never ran at the same time: is the pool used in parallel?")
-        return _value_verdict(graph, output["values"])
+        return value_verdict(graph, output["values"])
 
 
 _DEVICES = {"cpu": ("strided", "sparse_coo"), "meta": ("strided",)}

@@ -68,7 +68,7 @@ def _schedules(student, console, key: str, title: str, graph, timelines: dict) -
 def _thread_pool(student, console, timelines: dict) -> None:
     console.rule("[bold]run_graph: real kernels on a thread pool[/]")
     graph = builders.random_dag(np.random.default_rng(6), 40, shape=(96, 96), window=8)
-    for g, label in ((_sleep_graph(), "6 independent 30 ms kernels"), (graph, "a random 40-node matmul DAG")):
+    for g, label in ((builders.sleep_graph(6), "6 independent 30 ms kernels"), (graph, "a random 40-node matmul DAG")):
         with kernels.recording() as log:
             start = time.perf_counter()
             values = attempt(console, student, "run_graph", lambda fn: fn(g, 3))
@@ -85,12 +85,6 @@ def _thread_pool(student, console, timelines: dict) -> None:
                       f"{kernels.max_overlap(log)} kernels at once; same values as serial execution: "
                       + ("[green]yes[/]" if same else "[red]no[/]"))
         timelines[f"run_graph: {label}"] = timeline
-
-
-def _sleep_graph():
-    from aisys.scheduling.checks_runtime import _sleep_graph as build
-
-    return build(6)
 
 
 def _measured(log) -> Timeline:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -90,7 +90,3 @@ def max_overlap(log: list[tuple[str, int, float, float]]) -> int:
         running += step
         peak = max(peak, running)
     return peak
-
-
-def values_of(graph: Graph, values: Mapping[str, object]) -> dict[str, np.ndarray]:
-    return {n.name: np.asarray(values[n.name], dtype=np.float64) for n in graph if n.name in values}
