@@ -40,6 +40,8 @@ def from_rank(section: dict) -> Callable[[Any], dict]:
 
 
 def run(student, console: Console, options) -> None:
+    import torch.distributed.tensor.parallel  # noqa: F401 - imported once here, inherited by forked ranks
+
     from aisys.parallel.launch import LaunchError, launch
     from aisys.parallel.tensor_parallel.demo_ranks import collect
 

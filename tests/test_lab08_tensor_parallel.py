@@ -1,0 +1,281 @@
+"""Lab 08 tensor-parallel: the checks grade the reference 100, stubs 0, and plausible wrong
+answers lose points; the demo runs; the bench helpers (dense references, judges, grids) work."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, check_json, exercise, workspace
+
+SLUG, FOLDER = "tensor-parallel", "08_tensor_parallel"
+EXERCISES = ("copy_to_tp", "reduce_from_tp", "gather_from_tp", "ColumnParallelLinear", "RowParallelLinear",
+             "ParallelMLP", "ParallelAttention", "VocabParallelEmbedding", "vocab_parallel_cross_entropy",
+             "tp_comm_volume")
+
+# ---------------------------------------------------------------- planted bugs
+COPY_REDUCES_FORWARD = ("operators.py", "        ctx.group = group\n        return x\n",
+                        "        ctx.group = group\n        out = x.clone()\n"
+                        "        comm.all_reduce(out, group=group)\n        return out\n")
+ROW_BIAS_ON_EVERY_RANK = ("layers.py", "        y = reduce_from_tp(F.linear(x, self.weight), self.group)\n"
+                          "        return y if self.bias is None else y + self.bias\n",
+                          "        return reduce_from_tp(F.linear(x, self.weight, self.bias), self.group)\n")
+EXP_SUM_WITH_MAX = ("vocab.py", 'comm.all_reduce(exp_sum, op="sum", group=group)',
+                    'comm.all_reduce(exp_sum, op="max", group=group)')
+MLP_ROW_THEN_COLUMN = [
+    ("layers.py", "        self.fc1 = ColumnParallelLinear(fc1, group)\n        self.fc2 = RowParallelLinear(fc2, group)\n",
+     "        self.fc1 = RowParallelLinear(fc1, group)\n"
+     "        self.fc2 = ColumnParallelLinear(fc2, group, gather_output=True)\n        self.group = group\n"),
+    ("layers.py", "        return self.fc2(F.gelu(self.fc1(x)))\n",
+     "        world, me = tp_world_and_rank(self.group)\n        k = x.shape[-1] // world\n"
+     "        return self.fc2(F.gelu(self.fc1(x[..., me * k:(me + 1) * k])))\n")]
+CE_GATHERS_LOGITS = ("vocab.py", "    return VocabParallelCrossEntropy.apply(logits, target, group)\n",
+                     "    full = _ops.gather_from_tp(logits, group)\n"
+                     "    return F.cross_entropy(full.reshape(-1, full.shape[-1]), target.reshape(-1),\n"
+                     "                           reduction='none').reshape(target.shape)\n")
+
+
+def _edits(*bugs) -> dict:
+    edits: dict = {}
+    for file, old, new in bugs:
+        edits.setdefault(file, []).append((old, new))
+    return edits
+
+
+class Background:
+    """CLI runs started together and collected later: the stub check and the two demos are
+    light, and overlap the two full check runs in the foreground (this file's wall time)."""
+
+    def __init__(self, jobs: dict[str, tuple[str, ...]]):
+        env = {**os.environ, "COLUMNS": "120"}
+        self.procs = {name: subprocess.Popen([sys.executable, "-m", "aisys", *args], cwd=REPO, env=env,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                      for name, args in jobs.items()}
+        self.done: dict[str, subprocess.CompletedProcess] = {}
+
+    def result(self, name: str) -> subprocess.CompletedProcess:
+        if name not in self.done:
+            proc = self.procs[name]
+            out, err = proc.communicate(timeout=300)
+            self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return self.done[name]
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def background():
+    jobs = Background({"stubs": ("check", SLUG, "--labs-dir", str(REPO / "labs"), "--format", "json"),
+                       "demo-solution": ("lab", "run", SLUG, "--solution"),
+                       "demo-stubs": ("lab", "run", SLUG, "--labs-dir", str(REPO / "labs"))})
+    yield jobs
+    jobs.close()
+
+
+@pytest.fixture(scope="module")
+def solutions_report(background):
+    return check_json(SLUG, "--solutions")
+
+
+@pytest.fixture(scope="module")
+def stubs_report(background):
+    proc = background.result("stubs")
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout), proc
+
+
+@pytest.fixture(scope="module")
+def buggy_report(tmp_path_factory):
+    labs = workspace(tmp_path_factory.mktemp("lab08"), FOLDER,
+                     _edits(COPY_REDUCES_FORWARD, ROW_BIAS_ON_EVERY_RANK, EXP_SUM_WITH_MAX))
+    return check_json(SLUG, "--labs-dir", str(labs))
+
+
+def _cases(report: dict, name: str) -> dict:
+    return {c["id"]: c for c in exercise(report, name)["cases"]}
+
+
+# ---------------------------------------------------------------- grading end to end
+@pytest.mark.slow
+def test_solutions_score_full_marks(solutions_report):
+    report, proc = solutions_report
+    assert proc.returncode == 0, proc.stderr
+    assert report["score"] == report["max_score"] == 100.0
+    for name in EXERCISES:
+        assert exercise(report, name)["status"] == "passed", exercise(report, name)
+
+
+@pytest.mark.slow
+def test_stubs_score_zero_without_traceback(stubs_report):
+    report, proc = stubs_report
+    assert proc.returncode == 1
+    assert report["score"] == 0
+    assert {exercise(report, n)["status"] for n in EXERCISES} == {"not_implemented"}
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+def test_copy_to_tp_that_reduces_in_forward_loses_points(buggy_report):
+    report, proc = buggy_report
+    assert proc.returncode == 1
+    cases = _cases(report, "copy_to_tp")
+    assert exercise(report, "copy_to_tp")["score"] == 0
+    assert "rank" in cases["w2-2d"]["output"] + cases["w2-2d"].get("message", "")
+    for name in ("reduce_from_tp", "gather_from_tp", "VocabParallelEmbedding", "tp_comm_volume"):
+        assert exercise(report, name)["status"] == "passed", name
+
+
+@pytest.mark.slow
+def test_row_parallel_bias_on_every_rank_loses_points(buggy_report):
+    report, _ = buggy_report
+    row = exercise(report, "RowParallelLinear")
+    assert 0 < row["score"] < row["max_score"]          # the case without bias still passes
+    cases = _cases(report, "RowParallelLinear")
+    assert cases["w2-2d"]["status"] == "failed" and cases["w4-3d-nobias"]["status"] == "passed"
+    assert "rank 0: out" in _text(cases["w2-2d"])
+
+
+@pytest.mark.slow
+def test_exp_sum_reduced_with_max_loses_points(buggy_report):
+    report, _ = buggy_report
+    ce = exercise(report, "vocab_parallel_cross_entropy")
+    assert ce["score"] < ce["max_score"] / 2
+    # with huge logits softmax is one-hot, so MAX ≈ SUM there: every other case must fail
+    ordinary = [c for c in ce["cases"] if "huge" not in c["id"]]
+    assert ordinary and all(c["status"] == "failed" and "rank 0: out" in _text(c) for c in ordinary)
+
+
+def _text(case: dict) -> str:
+    return f"{case.get('message', '')} {case.get('output', '')}"
+
+
+@pytest.mark.slow
+def test_row_then_column_mlp_and_logit_gathering_lose_points(tmp_path):
+    """In-process (one launch, two exercises): the wrong MLP order, and a cross entropy that
+    gets right numbers by gathering the whole logits — caught by the CommLog."""
+    from aisys.catalog import find_lab
+    from aisys.grading.plain import from_plain
+    from aisys.parallel.tensor_parallel.checks import SUITE
+    from aisys.workspace import Student
+
+    labs = workspace(tmp_path, FOLDER, _edits(*MLP_ROW_THEN_COLUMN, CE_GATHERS_LOGITS))
+    cases = [c for c in SUITE.plan(0) if c.exercise in ("ParallelMLP", "vocab_parallel_cross_entropy")
+             and not c.inputs.get("reject")]
+    records: list[dict] = []
+    SUITE.run_cases(cases, Student(find_lab(SLUG), labs), records.append)
+    verdicts = {rec["case"]: (rec, SUITE.judge(next(c for c in cases if c.key == rec["case"]),
+                                               from_plain(rec["output"])) if rec["status"] == "ok" else None)
+                for rec in records}
+    assert len(verdicts) == len(cases)
+    for key, (rec, verdict) in verdicts.items():
+        if key.startswith("vocab"):     # right numbers, wrong communication
+            assert verdict is not None and not verdict.passed, (key, rec)
+            assert "all_gather" in verdict.message and "never be gathered" in verdict.message
+        else:                           # an error (hidden not divisible) or a failed comparison
+            assert rec["status"] == "error" or not verdict.passed, (key, rec)
+            assert "rank" in (rec["message"] if verdict is None else verdict.message)
+
+
+# ---------------------------------------------------------------- demo
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["solution", "stubs"])
+def test_demo_exits_zero(background, which):
+    proc = background.result(f"demo-{which}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    if which == "solution":
+        for text in ("where the weights live", "parallelize_module", "2 AR", "agree"):
+            assert text in proc.stdout, text
+        assert "differ" not in proc.stdout
+    else:
+        assert "not implemented yet — edit labs/08_tensor_parallel/operators.py: copy_to_tp" in proc.stdout
+        assert "2 AR" in proc.stdout      # torch's side still runs
+
+
+# ---------------------------------------------------------------- bench helpers
+def test_dense_attention_equals_multihead_attention():
+    from aisys.parallel.tensor_parallel import dense as D
+
+    mha = D.seeded_mha(3, 12, 3)
+    x = D.seeded(4, 2, 5, 12)
+    for causal in (False, True):
+        got, want = D.DenseAttention(mha)(x, causal=causal), D.mha_forward(mha, x, causal=causal)
+        assert torch.allclose(got, want, atol=1e-12)
+
+
+def test_per_head_rows_is_a_per_head_permutation():
+    from aisys.parallel.tensor_parallel.dense import per_head_rows
+
+    rows = per_head_rows(8, 4)
+    assert sorted(rows.tolist()) == list(range(24))
+    assert rows[:6].tolist() == [0, 1, 8, 9, 16, 17]       # q, k, v of head 0
+
+
+def test_gelu_before_the_sum_is_wrong_but_column_first_is_exact():
+    from aisys.parallel.tensor_parallel import dense as D
+
+    fc1, fc2 = D.seeded_linear(1, 6, 8), D.seeded_linear(2, 8, 6)
+    x = D.seeded(3, 4, 6)
+    dense = D.DenseMLP(fc1, fc2)(x)
+    assert (D.gelu_before_sum(fc1, fc2, x, 2) - dense).abs().max() > 1e-2
+    column_blocks = sum(torch.nn.functional.linear(torch.nn.functional.gelu(fc1(x)[:, r * 4:(r + 1) * 4]),
+                                                   fc2.weight[:, r * 4:(r + 1) * 4]) for r in range(2))
+    assert torch.allclose(column_blocks + fc2.bias, dense, atol=1e-12)
+
+
+def test_refusal_judge_wants_a_value_error_naming_size_and_ranks():
+    from aisys.parallel.tensor_parallel.casekit import judge_refusal
+
+    good = {"raised": "ValueError", "message": "out_features=10 is not divisible by the 4 ranks"}
+    assert judge_refusal([good] * 4, "out_features", 10, 4).passed
+    for bad in ({"raised": None, "message": ""}, {"raised": "AssertionError", "message": "10 4"},
+                {"raised": "ValueError", "message": "uneven"}):
+        verdict = judge_refusal([good, bad], "out_features", 10, 4)
+        assert not verdict.passed and "rank 1" in verdict.message
+
+
+def test_comm_judge_names_rank_phase_and_counts():
+    from aisys.parallel.tensor_parallel.casekit import judge_comm
+
+    ok = {"comm_forward": {"all_reduce": 1}}
+    assert judge_comm([ok, ok], "forward", {"all_reduce": 1}, "g").passed
+    verdict = judge_comm([ok, {"comm_forward": {"all_reduce": 2}}], "forward", {"all_reduce": 1}, "g")
+    assert not verdict.passed and "rank 1" in verdict.message and "2× all_reduce" in verdict.message
+
+
+def test_volume_law_matches_the_reference_formula():
+    from aisys.parallel.tensor_parallel.check_volume import TPCommVolumeCheck, measured_law
+    from aisys.workspace import load_module
+    from aisys.catalog import find_lab
+
+    formula = load_module(REPO / "solutions" / FOLDER / "comm_volume.py", find_lab(SLUG)).tp_comm_volume
+    for args in ((2, 3, 8, 2, 2), (8, 2048, 12288, 96, 4)):
+        answer = formula(*args)
+        assert TPCommVolumeCheck().judge_answer(answer, measured_law(*args[:4]), args[4], "rank 0").passed
+        assert math.isclose(answer["ring_bytes_per_rank"], answer["bytes"] * 2 * (args[4] - 1) / args[4])
+
+
+def test_ownership_and_grid_show_a_column_split():
+    from rich.console import Console
+
+    from aisys.parallel.tensor_parallel.demo_ranks import owned
+    from aisys.ui.tp_layout import owner_matrix, shard_grid
+
+    dense = torch.randn(6, 4, dtype=torch.float64)
+    assert owned(dense[3:], dense, 0) == [3, 4, 5]
+    assert owned(dense[:, [1, 0]], dense, 1) == [1, 0]
+    assert owned(torch.zeros(1, 4), dense, 0) == [-1]
+    owner = owner_matrix([6, 4], 0, [[0, 1, 2], [3, 4]])
+    assert owner[0] == [0] * 4 and owner[4] == [1] * 4 and owner[5] == [-1] * 4
+    console = Console(record=True, width=80)
+    console.print(shard_grid("w", [6, 4], 0, [[0, 1, 2], [3, 4]]))
+    assert "4 entries on no rank" in console.export_text()
