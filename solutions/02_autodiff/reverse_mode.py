@@ -128,7 +128,8 @@ class Variable:
     add (g, g) · sub (g, −g) · mul (g·b, g·a) · div (g/b, −g·a/(b·b)) · neg −g ·
     pow (g·b·a**(b−1), g·out·log a — only when b is not constant) · sin g·cos a ·
     cos −g·sin a · exp g·out · log g/a · tanh g·(1 − out·out). Binary rules pass each
-    gradient through `_unbroadcast(grad, input)`.
+    gradient through `_unbroadcast(grad, input)`. Reflected ops (`2.0 - x`, `1.5 ** x`) lift
+    the number and reuse the forward op, so the tape shows one entry `v1 = 2.0 - x`.
     """
 
     __array_ufunc__ = None   # numpy must hand `array * Variable` over to Variable.__rmul__
@@ -315,23 +316,3 @@ def grad(output: Variable, inputs: Sequence[Variable]) -> list[Variable]:
     return [adjoint.get(id(x), Variable(z, constant=True, tape=tape)) for x, z in zip(inputs, zeros)]
     # END SOLUTION
 
-
-def sin(x: Any) -> Any:
-    """`sin` for a Variable or a plain number (so programs read like math)."""
-    return x.sin() if isinstance(x, Variable) else np.sin(x)
-
-
-def cos(x: Any) -> Any:
-    return x.cos() if isinstance(x, Variable) else np.cos(x)
-
-
-def exp(x: Any) -> Any:
-    return x.exp() if isinstance(x, Variable) else np.exp(x)
-
-
-def log(x: Any) -> Any:
-    return x.log() if isinstance(x, Variable) else np.log(x)
-
-
-def tanh(x: Any) -> Any:
-    return x.tanh() if isinstance(x, Variable) else np.tanh(x)

@@ -76,17 +76,15 @@ class VariableCheck(ExerciseCheck):
             leaves = _leaves(mod, case.inputs["values"])
             return evaluate(case.inputs["steps"], dict(zip(INPUTS, leaves)))[case.inputs["output"]].value
         a, b = self._inputs(case)
+        g = np.asarray(case.inputs["g"], dtype=float)
         out = {}
         for label, op, args in self._ops(case):
             with mod.Tape() as tape:
                 env = {"a": mod.Variable(a, name="a"), "b": mod.Variable(b, name="b")}
+                start = len(tape.entries)
                 y = apply(op, [env[x] if isinstance(x, str) else x for x in args])
-                entry = tape.entries[-1]
-                g = mod.Variable(np.asarray(case.inputs["g"], dtype=float) if isinstance(case.inputs["g"], list)
-                                 else case.inputs["g"], name="g")
-                grads = entry.backward(g, y)
-                out[label] = [getattr(gr, "value", None) for gr, x in zip(grads, entry.inputs)
-                              if not x.constant]
+                leaves = [env[x] for x in dict.fromkeys(x for x in args if isinstance(x, str))]
+                out[label] = _sweep(mod, tape.entries[start:], y, leaves, g)
         return out
 
     def judge(self, case, output):
@@ -109,6 +107,21 @@ class VariableCheck(ExerciseCheck):
             if not verdict.passed:
                 return verdict
         return PASS
+
+
+def _sweep(mod, entries: list, y, leaves: list, g: np.ndarray) -> list:
+    """The gradient of `leaves` through the entries one op recorded, by the checker's own
+    sweep over *the student's* backward rules (so an op built from several primitives, like
+    `2 - a` as `(-a) + 2`, is judged by what it computes, not how)."""
+    adjoint = {id(y): g}
+    for entry in reversed(list(entries)):
+        if id(entry.output) not in adjoint:
+            continue
+        grads = entry.backward(mod.Variable(adjoint[id(entry.output)], name="g"), entry.output)
+        for x, gx in zip(entry.inputs, grads):
+            if gx is not None and not getattr(x, "constant", False):
+                adjoint[id(x)] = adjoint.get(id(x), 0.0) + np.asarray(gx.value, dtype=float)
+    return [adjoint.get(id(leaf)) for leaf in leaves]
 
 
 class TapeCheck(ExerciseCheck):
