@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -124,22 +121,27 @@ def test_a_rank_that_never_joins_times_out_with_a_clear_message():
     assert _children() == []
 
 
+def _sum_of_ranks():
+    import torch
+
+    from aisys.parallel import comm, context
+
+    t = torch.ones(4) * (context.rank() + 1)
+    comm.all_reduce(t)
+    return t.sum().item()
+
+
 def test_four_launches_at_once_do_not_collide():
-    script = textwrap.dedent("""
-        import sys; sys.path.insert(0, %r)
-        from aisys.parallel.launch import launch
-        def f():
-            import torch
-            from aisys.parallel import comm, context
-            t = torch.ones(4) * (context.rank() + 1); comm.all_reduce(t); return t.sum().item()
-        if __name__ == "__main__":
-            assert launch(f, 2, timeout=30) == [12.0, 12.0]
-            print("ok")
-    """ % str(REPO))
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(4)]
-    outs = [p.communicate(timeout=90) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 4, [err[-800:] for _, err in outs]
+    """Four 2-rank jobs rendezvous at the same time, each on its own fresh FileStore."""
+    from aisys.parallel.launch import spawn_ranks
+
+    jobs = [spawn_ranks(_sum_of_ranks, (), 2, "gloo", "cpu", 20.0) for _ in range(4)]
+    try:
+        assert [job.results(wall_timeout=30) for job in jobs] == [[12.0, 12.0]] * 4
+    finally:
+        for job in jobs:
+            job.close()
+    assert _children() == []
 
 
 # ------------------------------------------------------------------ the suite's failure handling

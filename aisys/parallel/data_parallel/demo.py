@@ -20,26 +20,31 @@ from aisys.workspace import Student
 
 
 def run(student: Student, console: Console, options: DemoOptions) -> None:
+    import io
+    import os
+
     from aisys.parallel.launch import LaunchError, launch, under_torchrun
 
     world = options.nproc
+    speaker = console
+    if under_torchrun():            # every process runs this; only global rank 0 draws
+        world = int(os.environ["WORLD_SIZE"])
+        if os.environ["RANK"] != "0":
+            console = Console(file=io.StringIO())
     shards(student, console, world)
     memory(student, console)
-    console.rule(f"launching {world} ranks (backend {options.backend}, device {options.device})")
+    how = "joining the torchrun group" if under_torchrun() else "launching"
+    console.rule(f"{how}: {world} ranks (backend {options.backend}, device {options.device})")
     try:
         gathered = launch(R.demo_on_rank, world, str(student.labs_dir), backend=options.backend,
                           device=options.device, timeout=30.0)
     except LaunchError as err:
         console.print(f"[red]the ranks failed:[/]\n{err}")
         return
+    if console is not speaker:
+        speaker.print(f"rank {os.environ['RANK']}: done (rank 0 draws the results)")
+        return
     results = gathered[0]
-    if under_torchrun():
-        import torch.distributed as dist
-
-        if dist.get_rank() != 0:
-            console.print(f"rank {dist.get_rank()}: done (rank 0 draws the results)")
-            return
-        world = len(results)
     console.print(f"{len(results)} ranks on {', '.join(sorted({r['device'] for r in results}))}")
     ring(student, console, results, world)
     ddp(student, console, results)

@@ -1,0 +1,150 @@
+"""Lab 07 end to end: solutions 100, stubs 0, planted bugs lose points by case, demo, torchrun."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, check_json, exercise, run_cli, workspace
+
+FOLDER = "07_data_parallel"
+
+
+@pytest.fixture(scope="module")
+def solutions_report():
+    return check_json("data-parallel", "--solutions")
+
+
+def test_solutions_score_full_marks(solutions_report):
+    report, proc = solutions_report
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert report["score"] == report["max_score"] == 100.0
+    assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"passed"}
+
+
+def test_stubs_score_zero_not_started():
+    report, proc = check_json("data-parallel", "--labs-dir", str(REPO / "labs"))
+    assert proc.returncode == 1
+    assert report["score"] == 0
+    assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def _failed(ex: dict) -> list[dict]:
+    return [c for c in ex["cases"] if c["status"] == "failed"]
+
+
+@pytest.fixture(scope="module")
+def planted_report(tmp_path_factory):
+    """One workspace, one plausible bug per exercise (exercises are graded independently)."""
+    labs = workspace(tmp_path_factory.mktemp("planted"), FOLDER, {
+        "sampler.py": [("generator.manual_seed(seed + epoch)", "generator.manual_seed(seed)")],
+        "ring.py": [("chunks[recv_index].copy_(exchange", "chunks[recv_index].add_(exchange")],
+        "ddp.py": [('comm.all_reduce(param.grad, op="avg")', "comm.all_reduce(param.grad)"),   # sum, not mean
+                   # BucketedDDP: all-reduce everything after backward — right numbers, no overlap
+                   ("param.register_post_accumulate_grad_hook(self._grad_ready)", "pass")],
+        "zero.py": [("p.grad = None                                  # only", "pass  # only"),
+                    ("if stage >= 2:\n        grads /= n_d", "if stage >= 1:\n        grads /= n_d"),
+                    ("return (3 if stage >= 3 else 2) * psi", "return 2 * psi")],
+        "param_server.py": [('period = 1 if self.mode == "sync" else self.staleness + 1', "period = 1")],
+    })
+    return check_json("data-parallel", "--labs-dir", str(labs))
+
+
+@pytest.mark.parametrize("name, partial, case_word", [
+    ("shard_indices", True, "shuffle"),            # ordered cases still pass
+    ("ring_all_reduce", False, "w2"),
+    ("NaiveDDP", False, "w2"),                      # summed gradients: N times too large a step
+    ("BucketedDDP", False, "w2"),                   # no overlap (see below)
+    ("ZeroOptimizer", True, "stage2"),              # stage 2 keeps its full gradients
+    ("zero_memory", True, "stage1"),
+    ("zero_comm", True, "stage3"),
+    ("ParameterServer", True, "async"),             # pulls every step: too many messages
+])
+def test_planted_bugs_lose_points_naming_the_case(planted_report, name, partial, case_word):
+    report, proc = planted_report
+    assert proc.returncode == 1
+    ex = exercise(report, name)
+    assert ex["score"] < ex["max_score"]
+    assert (ex["score"] > 0) == partial, ex
+    failed = _failed(ex)
+    assert failed and any(case_word in c["id"] for c in failed)
+    assert all(c["message"] for c in failed)
+
+
+def test_messages_say_where_not_what(planted_report):
+    report, _ = planted_report
+    ring = _failed(exercise(report, "ring_all_reduce"))[0]["message"]
+    assert "rank" in ring and "largest difference" in ring
+    ps = _failed(exercise(report, "ParameterServer"))[0]["message"]
+    assert "staleness" in ps
+
+
+def test_bucketed_without_overlap_fails_on_structure_alone(planted_report):
+    report, _ = planted_report
+    failed = _failed(exercise(report, "BucketedDDP"))
+    assert failed and all("before backward ended" in c["message"] for c in failed), failed
+
+
+def test_bucket_cases_tell_reverse_from_forward_order():
+    """A forward-order bucketing would give other bucket sizes in the several-bucket cases."""
+    import numpy as np
+
+    from aisys.parallel.data_parallel.check_ddp import BucketedDDPCheck
+    from aisys.parallel.data_parallel.toys import expected_buckets, make_toy
+
+    for case in BucketedDDPCheck().cases(np.random.default_rng(0)):
+        if "several" not in case.id:
+            continue
+        model = make_toy(0, hidden=case.inputs["hidden"])
+        forward, size = [], 0
+        for p in (p for p in model.parameters() if p.requires_grad):
+            size += p.numel() * 4
+            if size >= case.inputs["cap"] * 2**20:
+                forward, size = forward + [size], 0
+        forward += [size] if size else []
+        assert len(expected_buckets(model, case.inputs["cap"])) >= 2
+        assert expected_buckets(model, case.inputs["cap"]) != forward
+
+
+def test_demo_runs_on_solutions_with_four_ranks_and_on_stubs():
+    proc = run_cli("lab", "run", "data-parallel", "--solution", "--nproc", "4", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for needle in ("ring all-reduce", "BucketedDDP", "buckets (reverse parameter order", "ZeroOptimizer",
+                   "parameter server", "4 ranks on cpu"):
+        assert needle in proc.stdout
+    stubs = run_cli("lab", "run", "data-parallel", timeout=120)
+    assert stubs.returncode == 0, stubs.stderr[-2000:]
+    assert "not implemented yet" in stubs.stdout and "Traceback" not in stubs.stdout + stubs.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_torchrun_agents_on_loopback_run_the_demo():
+    """Two nodes (agents) of one process each, c10d rendezvous on 127.0.0.1 — the path a
+    class takes to several machines. About 10-20 s here."""
+    port, run_id = _free_port(), f"aisys-{os.getpid()}-{time.monotonic_ns()}"
+    agents = [subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(node),
+         "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
+         "--rdzv-id", run_id, "--local-addr", "127.0.0.1", "-m", "aisys", "lab", "run", "data-parallel",
+         "--solution"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for node in (0, 1)]
+    try:
+        outputs = [agent.communicate(timeout=120)[0] for agent in agents]
+    finally:
+        for agent in agents:
+            agent.kill()
+    assert [a.returncode for a in agents] == [0, 0], [o[-1500:] for o in outputs]
+    joined = "\n".join(outputs)
+    assert "joining the torchrun group: 2 ranks" in joined
+    assert "rank 1: done" in joined
+    assert "2 ranks on cpu" in joined and "BucketedDDP" in joined
