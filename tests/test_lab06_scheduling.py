@@ -110,6 +110,21 @@ def test_a_pool_without_parallelism_loses_the_overlap_case(buggy_report):
     assert ex["score"] > 0
 
 
+def test_swapped_policies_fail_the_policy_properties(tmp_path):
+    """FIFO with a priority queue breaks first-ready-first-started; list scheduling with a FIFO
+    queue breaks the critical-path priority (and loses to nothing but itself)."""
+    labs = workspace(tmp_path, "06_scheduling", {"schedulers.py": [
+        ("costs, FifoQueue())", "costs, PriorityQueue(bottom_levels(graph, node_costs(graph))))"),
+        ("return simulate(graph, n_workers, costs, PriorityQueue(bottom_levels(graph, costs)))",
+         "return simulate(graph, n_workers, costs, FifoQueue())")]})
+    report, _ = check_json("scheduling", "--labs-dir", str(labs))
+    fifo = _failures(report, "fifo_schedule")
+    assert any("FIFO queue" in m for m in fifo.values()), fifo
+    listed = _failures(report, "list_schedule")
+    assert any("longer path to the end" in m for m in listed.values()), listed
+    assert exercise(report, "hetero_schedule")["score"] == 20
+
+
 def test_demo_on_the_solutions_draws_and_writes_a_chrome_trace(tmp_path):
     trace = tmp_path / "t.json"
     proc = run_cli("lab", "run", "scheduling", "--solution", "--trace", str(trace), env={"COLUMNS": "100"})
