@@ -79,9 +79,11 @@ class Partition(ExerciseCheck):
                     return fail(f"edge {src} -> {node.name} crosses devices without a send/recv")
 
         def origin(name: str) -> str:
-            while name in mine and mine[name].op in COMM and name not in original:
+            for _ in range(len(mine)):   # bounded: a ring of comm nodes must not hang the grader
+                if name not in mine or mine[name].op not in COMM or name in original:
+                    return name
                 name = mine[name].inputs[0]
-            return name
+            return "<a cycle of send/recv nodes>"
 
         for node in original:
             if [origin(i) for i in mine[node.name].inputs] != node.inputs:
