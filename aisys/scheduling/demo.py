@@ -24,6 +24,7 @@ def run(student: Any, console: Console, options: Any) -> None:
     _schedules(student, console, "f", "f(x1, x2) = ln x1 + x1·x2 − sin x2", builders.f_graph(), timelines)
     _schedules(student, console, "train", "one training step of a 3-layer MLP (forward, backward, SGD)",
                builders.training_graph(3), timelines)
+    _priority_matters(student, console, timelines)
     _thread_pool(student, console, timelines)
     _backward(student, console)
     _dispatch(student, console)
@@ -63,6 +64,20 @@ def _schedules(student, console, key: str, title: str, graph, timelines: dict) -
         console.print(schedule_summary(rows))
         console.print("[dim]GPU: 4x faster, 0.25 launch overhead per op; PCIe: 0.5 latency + bytes/64 — HEFT "
                       "leaves an op on the CPU only when moving its inputs would cost more than it saves.[/]\n")
+
+
+def _priority_matters(student, console, timelines: dict) -> None:
+    graph = builders.chain_and_crowd(np.random.default_rng(1))
+    console.rule("[bold]why priorities: a long chain listed after a crowd of short ops[/] — 2 workers")
+    rows = []
+    for label, name in (("FIFO", "fifo_schedule"), ("critical path first", "list_schedule")):
+        timeline = _timeline(console, attempt(console, student, name, lambda fn: fn(graph, 2)), name)
+        if timeline is not None:
+            console.print(gantt(timeline, title=label))
+            rows.append((label, timeline, lower_bound(graph, 2)))
+            timelines[f"chain+crowd: {label}"] = timeline
+    if rows:
+        console.print(schedule_summary(rows))
 
 
 def _thread_pool(student, console, timelines: dict) -> None:
