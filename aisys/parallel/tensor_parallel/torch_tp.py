@@ -89,12 +89,12 @@ def torch_parallelize(module: nn.Module, mesh) -> nn.Module:
 
 
 def local(t: torch.Tensor) -> torch.Tensor:
-    """A plain tensor from whatever torch's TP returned (DTensor, AsyncCollectiveTensor)."""
-    if hasattr(t, "full_tensor"):
-        t = t.full_tensor()
-    if hasattr(t, "wait") and not isinstance(t, torch.nn.Parameter):
-        t = t.wait() if type(t).__name__ == "AsyncCollectiveTensor" else t
-    return t
+    """A tensor to compare or backpropagate from whatever torch's TP returned.
+
+    A DTensor becomes its full tensor. An AsyncCollectiveTensor (a Rowwise output whose
+    all-reduce may still be in flight) is kept as it is: it waits by itself on first use,
+    and calling `.wait()` would hand back the raw buffer, cut off from autograd."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
 
 
 def local_shard(param: torch.Tensor | None) -> torch.Tensor | None:
