@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 
 from aisys.catalog import find_lab
+from test_grading_formats import validate_gradescope, validate_junit
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "tests" / "hostile"
 TIMEOUT = 20          # --timeout for every run: the infinite loop is ended by it
 BOUND = TIMEOUT + 40  # what "bounded time" means here, startup and the distributed relaunches included
 NAMES = sorted(p.name for p in HOSTILE.iterdir() if p.is_dir())
+FORMAT = {"os_exit_at_import": "gradescope", "exit_at_import": "junit", "kill_own_group": "junit"}
 SLOW = {"infinite_loop", "deadlocked_collective", "rank_raises", "memory_bomb"}
 
 
@@ -73,7 +75,8 @@ def _prepare(name: str, root: Path) -> tuple[Path, Path, Path]:
 def _grade(name: str, root: Path) -> dict:
     lab = _lab_of(name)
     labs, piddir, report = _prepare(name, root)
-    args = [sys.executable, "-m", "aisys", "check", lab.slug, "--labs-dir", str(labs), "--format", "json",
+    args = [sys.executable, "-m", "aisys", "check", lab.slug, "--labs-dir", str(labs), "--format",
+            FORMAT.get(name, "json"),
             "--timeout", str(TIMEOUT)]
     if name != "fake_report":              # that one must not pollute the JSON on stdout
         args += ["--output", str(report)]
@@ -116,6 +119,21 @@ def test_hostile_submission_earns_nothing(name, runs):
     assert proc.returncode == 1, f"exit {proc.returncode}; stderr:\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert run["elapsed"] < BOUND, f"took {run['elapsed']:.0f} s"
+    lab = _lab_of(name)
+    fmt = FORMAT.get(name, "json")
+    if fmt == "gradescope":                               # written although every case crashed
+        data = json.loads(run["text"])
+        validate_gradescope(data, [lab])
+        assert data["score"] == 0 and all(t["score"] == 0 and t["status"] == "failed" for t in data["tests"])
+        assert "exited" in data["tests"][0]["output"]
+        return
+    if fmt == "junit":
+        root = validate_junit(run["text"], [lab])
+        for case in root.iter("testcase"):
+            points = {p.get("name"): p.get("value") for p in case.find("properties")}
+            assert float(points["score"]) == 0
+            assert case.find("error") is not None or case.find("failure") is not None
+        return
     report = json.loads(run["text"])                      # the grader's own, well-formed report
     assert report["score"] == 0, _messages(report)
     assert report["labs"] and report["labs"][0]["exercises"], "a forged report"
