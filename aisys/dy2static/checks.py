@@ -1,0 +1,10 @@
+"""Lab 05 checks. Ground truth: torch.jit.trace (the tracing pitfall included), eager torch,
+torch.export (a converted branch must export as torch.cond), Python executing the original
+program (SSA), and torch's own capture tools."""
+from __future__ import annotations
+
+from aisys.dy2static.capture_checks import CaptureCheck, SSACheck
+from aisys.dy2static.convert_checks import ToStaticCheck, TraceCheck
+from aisys.grading.spec import LabSuite
+
+SUITE = LabSuite("dy2static", [TraceCheck(), ToStaticCheck(), SSACheck(), CaptureCheck()])

@@ -1,0 +1,186 @@
+"""Checks of `trace` and `to_static` (tensors in the child, numbers back to the parent)."""
+from __future__ import annotations
+
+import ast
+import warnings
+from typing import Any
+
+import numpy as np
+
+from aisys.dy2static import programs as P
+from aisys.dy2static.quiet import quiet_torch
+from aisys.grading.compare import close
+from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
+
+
+def tensors(spec: list) -> tuple:
+    """Inputs from plain data: a list becomes a float tensor, an int a 0-d int64 tensor."""
+    import torch
+
+    return tuple(torch.tensor(v, dtype=torch.int64 if isinstance(v, int) else torch.float32) for v in spec)
+
+
+def flat(output: Any) -> list[float]:
+    """Every tensor leaf of an output, flattened into one list of floats."""
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    leaves, _ = tree_flatten(output)
+    return torch.cat([torch.as_tensor(t, dtype=torch.float64).reshape(-1) for t in leaves]).tolist()
+
+
+def _vector(rng, sign: float = 0.0, scale: float = 1.0, size: int = 4) -> list:
+    v = rng.normal(size=size) * scale
+    if sign:
+        v = np.abs(v) * sign
+    return [round(float(x), 4) for x in v]
+
+
+class TraceCheck(ExerciseCheck):
+    exercise = "trace"
+    hint = ("record inside a TorchFunctionMode; map tensors to Refs by id; replay must run the "
+            "recorded calls only — never fn again")
+
+    def cases(self, rng):
+        pos, neg = (lambda: _vector(rng, 1.0)), (lambda: _vector(rng, -1.0))
+        return [
+            Case("same-branch", {"fn": "relu_or_square", "example": [pos()], "replay": [[pos()], [pos()]]}),
+            Case("other-branch", {"fn": "relu_or_square", "example": [pos()], "replay": [[neg()], [neg()]]},
+                 weight=2),
+            Case("other-branch-negative-example", {"fn": "relu_or_square", "example": [neg()],
+                                                   "replay": [[pos()]]}),
+            Case("loop-unrolled", {"fn": "halve_until_small", "example": [_vector(rng, scale=4.0)],
+                                   "replay": [[_vector(rng, scale=0.2)], [_vector(rng, scale=12.0)]]}, weight=2),
+            Case("fixed-loop", {"fn": "fixed_loop", "example": [_vector(rng)], "replay": [[_vector(rng)]]}),
+            Case("two-inputs", {"fn": "branch_in_loop", "example": [_vector(rng, size=3), 3],
+                                "replay": [[_vector(rng, size=3), 3], [_vector(rng, size=3), 5]]}),
+        ]
+
+    def run(self, case, student):
+        fn = getattr(P, case.inputs["fn"])
+        graph = student.get("trace")(fn, *tensors(case.inputs["example"]))
+        P.CALLS.clear()
+        outputs = [flat(graph(*tensors(spec))) for spec in case.inputs["replay"]]
+        return {"outputs": outputs, "python_calls": P.CALLS[case.inputs["fn"]], "ops": len(graph)}
+
+    def judge(self, case, output):
+        import torch
+
+        fn = getattr(P, case.inputs["fn"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(fn, tensors(case.inputs["example"]))
+        if output.get("python_calls"):
+            return fail(f"replaying ran the Python function again ({output['python_calls']} calls): a static "
+                        "graph replays the recorded ops")
+        if not output.get("ops"):
+            return fail("the graph has no ops")
+        got = output.get("outputs") or []
+        for k, spec in enumerate(case.inputs["replay"]):
+            want = flat(traced(*tensors(spec)))
+            verdict = close(got[k] if k < len(got) else None, want, rtol=1e-5, atol=1e-6,
+                            what=f"replay {k}")
+            if not verdict.passed:
+                eager = flat(fn(*tensors(spec)))
+                if close(got[k], eager, rtol=1e-5, atol=1e-6).passed:
+                    return fail(f"replay {k} follows the path eager Python would take, but a traced graph "
+                                "only knows the path of the example (that is the tracing pitfall)")
+                return verdict
+        return PASS
+
+
+TO_STATIC_CASES = {"relu_or_square": "cond", "halve_until_small": "while_loop", "branch_in_loop": "while_loop",
+                   "python_flag": "python_if"}
+
+
+class ToStaticCheck(ExerciseCheck):
+    exercise = "to_static"
+    hint = ("each if/while becomes generated functions + _jst.convert_cond / convert_while; assigned "
+            "names are their outputs; refuse break/continue/return with SyntaxError")
+    case_timeout = 60.0
+
+    def cases(self, rng):
+        return [
+            Case("if-true", {"fn": "relu_or_square", "args": [_vector(rng, 1.0)]}),
+            Case("if-false", {"fn": "relu_or_square", "args": [_vector(rng, -1.0)]}),
+            Case("while-no-trips", {"fn": "halve_until_small", "args": [_vector(rng, scale=0.1)]}),
+            Case("while-many-trips", {"fn": "halve_until_small", "args": [_vector(rng, scale=float(rng.uniform(5, 40)))]}),
+            Case("if-in-while", {"fn": "branch_in_loop", "args": [_vector(rng, size=3), int(rng.integers(2, 7))]},
+                 weight=2),
+            Case("python-bool-stays-python", {"fn": "python_flag", "args": [_vector(rng)], "flag": bool(rng.random() < 0.5)}),
+            Case("break-is-refused", {"fn": "break_in_loop", "refuse": "break"}),
+            Case("return-in-branch-is-refused", {"fn": "return_in_branch", "refuse": "return"}),
+            Case("exports-as-cond", {"fn": "relu_or_square", "args": [_vector(rng)], "export": True}, weight=2),
+        ]
+
+    def run(self, case, student):
+        from aisys.dy2static import runtime
+
+        fn = getattr(P, case.inputs["fn"])
+        if "refuse" in case.inputs:
+            try:
+                student.get("to_static")(fn)
+            except SyntaxError as err:
+                return {"raised": "SyntaxError", "message": str(err)[:300]}
+            return {"raised": None}
+        converted = student.get("to_static")(fn)
+        args = tensors(case.inputs["args"]) + ((case.inputs["flag"],) if "flag" in case.inputs else ())
+        if case.inputs.get("export"):
+            try:
+                return {"export_ops": exported_targets(converted, args)}
+            except Exception as err:  # export refusing is the finding, not a crash
+                return {"export_error": type(err).__name__}
+        runtime.STATS.clear()
+        out = converted(*args)
+        return {"outputs": flat(out), "stats": dict(runtime.STATS), "source": getattr(converted, "source", None)}
+
+    def judge(self, case, output):
+        fn = getattr(P, case.inputs["fn"])
+        if "refuse" in case.inputs:
+            word = case.inputs["refuse"]
+            if output.get("raised") != "SyntaxError":
+                return fail(f"converting a function with `{word}` inside a converted block should raise SyntaxError")
+            if word not in output.get("message", ""):
+                return fail(f"the SyntaxError should name the construct (`{word}`) and its line")
+            return PASS
+        if case.inputs.get("export"):
+            if output.get("export_error"):
+                return fail(f"torch.export of the converted function raised {output['export_error']}: "
+                            "the tensor `if` is still a Python if (no cond node)")
+            ops = output.get("export_ops", [])
+            return PASS if any("cond" in op for op in ops) else fail(
+                "torch.export of the converted function has no cond node: the tensor `if` was not converted")
+        args = tensors(case.inputs["args"]) + ((case.inputs["flag"],) if "flag" in case.inputs else ())
+        verdict = close(output.get("outputs"), flat(fn(*args)), rtol=1e-5, atol=1e-6, what="outputs")
+        if not verdict.passed:
+            return verdict
+        return _conversion_verdict(output, TO_STATIC_CASES[case.inputs["fn"]])
+
+
+def _conversion_verdict(output: dict, route: str) -> Verdict:
+    stats, source = output.get("stats") or {}, output.get("source")
+    if not isinstance(source, str):
+        return fail("the converted function has no `.source` string")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return fail("`.source` is not valid Python")
+    if not stats.get(route):
+        return fail(f"the runtime never ran a {route.replace('_', ' ')}: route the `if`/`while` through "
+                    "_jst.convert_cond / _jst.convert_while")
+    if route == "python_if" and stats.get("cond"):
+        return fail("a Python bool condition went through torch.cond: keep it a Python if")
+    if route != "python_if" and any(isinstance(n, (ast.If, ast.While)) for n in ast.walk(tree)):
+        return fail("the generated source still contains an `if`/`while` statement")
+    return PASS
+
+
+def exported_targets(converted, args) -> list[str]:
+    import torch
+
+    class Wrapper(torch.nn.Module):
+        def forward(self, *xs):
+            return converted(*xs)
+    with quiet_torch():
+        exported = torch.export.export(Wrapper(), args)
+    return [str(n.target) for n in exported.graph.nodes if n.op == "call_function"]
