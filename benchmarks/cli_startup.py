@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import REPO, bench_env, make_row, time_command
+from benchmarks.common import REPO, bench_env, command, make_row, measure_interleaved, time_command
 
 LIST_GOAL_S = 0.3
 
@@ -55,33 +55,34 @@ def other_aisys_on_path(script: Path) -> Path | None:
 
 def main(quick: bool = False) -> list[dict]:
     repeats = 3 if quick else 9
-    python = [sys.executable]
     script = entry_script()
     aisys = [str(script)] if script.is_file() else [sys.executable, "-m", "aisys"]
-    floor = time_command(python + ["-c", "pass"], repeats)
+    commands = {"pass": [sys.executable, "-c", "pass"], "--help": aisys + ["--help"],
+                "lab list": aisys + ["lab", "list"]}
+    on_path = other_aisys_on_path(script)
+    if on_path is not None:
+        commands["path"] = [str(on_path), "lab", "list"]
+    # taking turns: a burst of load from other users hits the program and its reference alike
+    t = measure_interleaved({key: command(argv) for key, argv in commands.items()}, repeats)
     base_modules, _, _ = import_profile(["-c", "pass"])
     rows = []
-    for args, goal in ((["--help"], None), (["lab", "list"], LIST_GOAL_S)):
-        t = time_command(aisys + args, repeats)
-        count, torch_seen, top = import_profile(["-m", "aisys", *args])
-        verdict = "" if goal is None else (f"goal < {goal} s: {'met' if t.median < goal else 'NOT met'}; ")
+    for key, goal in (("--help", None), ("lab list", LIST_GOAL_S)):
+        count, torch_seen, top = import_profile(["-m", "aisys", *key.split()])
+        verdict = "" if goal is None else f"goal < {goal} s: {'met' if t[key].median < goal else 'NOT met'}; "
         costliest = ", ".join(f"{name} {sec * 1e3:.0f} ms" for name, sec in top[:3])
-        rows.append(make_row(f"aisys {' '.join(args)}", None, floor.median, "s", timing=t,
+        rows.append(make_row(f"aisys {key}", None, t["pass"].median, "s", timing=t[key],
                              reference_name="python -c pass",
                              note=f"{verdict}{count} modules imported vs {base_modules}; "
                                   f"torch imported: {'YES' if torch_seen else 'no'}; "
                                   f"costliest imports: {costliest}",
                              torch_imported=torch_seen, modules=count, top_imports=top[:8]))
-    on_path = other_aisys_on_path(script)
     if on_path is not None:
-        t = time_command([str(on_path), "lab", "list"], repeats)
-        direct = next(r for r in rows if r["name"] == "aisys lab list")
-        rows.append(make_row("aisys lab list via PATH", None, direct["value"], "s", timing=t,
+        rows.append(make_row("aisys lab list via PATH", None, t["lab list"].median, "s", timing=t["path"],
                              reference_name="same, entry script called directly",
-                             note=f"PATH gives {on_path} (a wrapper, e.g. a pyenv shim); "
-                                  f"goal < {LIST_GOAL_S} s: {'met' if t.median < LIST_GOAL_S else 'NOT met'}"))
-    t = time_command(python + ["-c", "import torch"], max(2, repeats // 3))
-    rows.append(make_row("python -c 'import torch'", None, floor.median, "s", timing=t,
+                             note=f"PATH gives {on_path} (a wrapper, e.g. a pyenv shim); goal < {LIST_GOAL_S} s: "
+                                  f"{'met' if t['path'].median < LIST_GOAL_S else 'NOT met'}"))
+    torch_import = time_command([sys.executable, "-c", "import torch"], 1 if quick else 3, warmup=0)
+    rows.append(make_row("python -c 'import torch'", None, t["pass"].median, "s", timing=torch_import,
                          reference_name="python -c pass",
                          note="what a torch import at module level would add to every command"))
     return rows

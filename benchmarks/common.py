@@ -80,16 +80,21 @@ def bench_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "COLUMNS": "120", "PYTHONDONTWRITEBYTECODE": "0", **extra}
 
 
-def time_command(argv: Sequence[str], repeats: int, warmup: int = 1, cwd: Path = REPO,
-                 timeout: float = 600.0) -> Timing:
-    """Wall time of a whole process, start to exit (output discarded); raises if it fails."""
+def command(argv: Sequence[str], cwd: Path = REPO, timeout: float = 600.0) -> Callable[[], None]:
+    """A callable that runs one whole process (output discarded) and raises if it fails."""
     def once() -> None:
         proc = subprocess.run(list(argv), cwd=cwd, env=bench_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, timeout=timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: "
                                f"{proc.stderr.decode(errors='replace')[-500:]}")
-    return measure(once, repeats, warmup)
+    return once
+
+
+def time_command(argv: Sequence[str], repeats: int, warmup: int = 1, cwd: Path = REPO,
+                 timeout: float = 600.0) -> Timing:
+    """Wall time of a whole process, start to exit."""
+    return measure(command(argv, cwd, timeout), repeats, warmup)
 
 
 def make_row(name: str, value: float | None, reference: float | None, unit: str, *,
