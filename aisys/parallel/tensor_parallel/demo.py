@@ -42,16 +42,21 @@ def from_rank(section: dict) -> Callable[[Any], dict]:
 def run(student, console: Console, options) -> None:
     import torch.distributed.tensor.parallel  # noqa: F401 - imported once here, inherited by forked ranks
 
-    from aisys.parallel.launch import LaunchError, launch
+    from aisys.parallel.launch import LaunchError, launch, under_torchrun
     from aisys.parallel.tensor_parallel.demo_ranks import collect
 
-    console.print(f"launching {options.nproc} ranks (backend {options.backend}, device {options.device}) …")
+    if not under_torchrun():
+        console.print(f"launching {options.nproc} ranks (backend {options.backend}, device {options.device}) …")
     try:
         ranks = launch(collect, options.nproc, student.lab.slug, str(student.labs_dir),
                        backend=options.backend, device=options.device, timeout=30.0)
     except LaunchError as err:
         console.print(Panel(str(err)[-4000:], title="[red]the ranks failed", border_style="red"))
         return
+    if under_torchrun():        # each torchrun process got its own rank's result: pool them on rank 0
+        ranks = pooled(ranks[0])
+        if ranks is None:
+            return
     first = ranks[0]
     s = first["sizes"]
     console.print(f"{first['world']} ranks · backend {first['backend']} · device {first['device']} · "
@@ -63,6 +68,15 @@ def run(student, console: Console, options) -> None:
     show_order(console, student, first)
     show_versus_torch(console, student, first)
     show_volume(console, student, first)
+
+
+def pooled(mine: dict) -> list[dict] | None:
+    """Under torchrun: every rank's result on rank 0 (None on the other ranks, which stay quiet)."""
+    import torch.distributed as dist
+
+    everyone: list = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, mine)
+    return everyone if dist.get_rank() == 0 else None
 
 
 def show_operators(console: Console, student, first: dict) -> None:
