@@ -24,17 +24,23 @@ def close(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
     want = np.asarray(expected, dtype=np.float64)
     if got.shape != want.shape:
         return fail(f"{what} has shape {tuple(got.shape)}, expected shape {tuple(want.shape)}")
+    shape = got.shape
+    got, want = got.reshape(-1), want.reshape(-1)   # 1-d views: 0-d arrays can't be indexed
     bad = ~np.isfinite(got) & np.isfinite(want)
     if bad.any():
-        return fail(f"{what} has a non-finite value (nan/inf) at {_where(np.argwhere(bad)[0])}")
+        return fail(f"{what} has a non-finite value (nan/inf) at {_where(_unflat(np.argmax(bad), shape))}")
     diff = np.abs(got - want)
     diff[np.isnan(diff) & (np.isnan(got) == np.isnan(want))] = 0.0
     too_far = diff > atol + rtol * np.abs(want)
     if too_far.any():
-        i = np.unravel_index(np.argmax(np.where(too_far, diff, -1.0)), diff.shape) if diff.ndim else ()
-        return fail(f"{what}: largest difference {float(diff[i]):.3g} at {_where(i)}"
+        i = int(np.argmax(np.where(too_far, diff, -1.0)))
+        return fail(f"{what}: largest difference {float(diff[i]):.3g} at {_where(_unflat(i, shape))}"
                     f" ({int(too_far.sum())} of {too_far.size} values off)")
     return PASS
+
+
+def _unflat(i: int, shape: tuple) -> tuple:
+    return tuple(int(k) for k in np.unravel_index(i, shape)) if shape else ()
 
 
 def equal(actual: Any, expected: Any, *, what: str = "output") -> Verdict:

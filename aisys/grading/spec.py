@@ -83,6 +83,9 @@ class LabSuite:
         for name, check in self.checks.items():
             rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
             planned += [replace(case, exercise=name) for case in check.cases(rng)]
+        keys = [case.key for case in planned]
+        if len(set(keys)) != len(keys):   # records are matched by key: a repeat would be judged twice
+            raise ValueError(f"{self.slug}: duplicate case ids {sorted({k for k in keys if keys.count(k) > 1})}")
         return planned
 
     def run_cases(self, cases: list[Case], student: Any, emit: Emit) -> None:
