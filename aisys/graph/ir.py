@@ -66,12 +66,14 @@ class Graph:
         return [n.name for n in self if n.name not in used]
 
     def to_plain(self) -> dict:
-        return {"nodes": [{"name": n.name, "op": n.op, "inputs": list(n.inputs)} for n in self]}
+        """JSON-able form; attrs travel too when a node has any (they must be plain data)."""
+        return {"nodes": [{"name": n.name, "op": n.op, "inputs": list(n.inputs),
+                           **({"attrs": dict(n.attrs)} if n.attrs else {})} for n in self]}
 
     @classmethod
     def from_plain(cls, data: dict) -> "Graph":
-        return cls(Node(str(d["name"]), str(d["op"]), [str(i) for i in d.get("inputs", [])])
-                   for d in data["nodes"])
+        return cls(Node(str(d["name"]), str(d["op"]), [str(i) for i in d.get("inputs", [])],
+                        dict(d.get("attrs") or {})) for d in data["nodes"])
 
     def __repr__(self) -> str:
         return f"Graph({len(self)} nodes, {len(self.edges)} edges)"
