@@ -34,6 +34,9 @@ def control_flow(student: Student, console: Console) -> None:
     console.rule("1 · a loop is differentiated as it runs: the logistic map l_{k+1} = 4·l_k·(1 − l_k)")
     console.print("(the article prints 4·l_n·(1 − l_1); the map is 4·l_n·(1 − l_n))")
     lab02 = Student(find_lab("autodiff"), student.labs_dir)
+    if not _lab02_ready(console, lab02):
+        console.print("[yellow]logistic_loop and logistic_closed run on your lab-02 reverse mode: finish it first[/]")
+        return
 
     def table(loop):
         out = Table("n", "l_n (yours)", "dl_n/dx (yours)", "torch", "tape entries (fwd+bwd)", "formula degree")
@@ -55,6 +58,16 @@ def control_flow(student: Student, console: Console) -> None:
     if closed is not None and loop is not None:
         console.print(f"x = 0.3:  loop l₄ = {loop[0]:.8f}, dl₄/dx = {loop[1]:.8f}   ·   closed form "
                       f"64x(1−x)(1−2x)²(1−8x+8x²)² = {closed[0]:.8f}, derivative {closed[1]:.8f}")
+
+
+def _lab02_ready(console: Console, lab02: Student) -> bool:
+    """Tape, Variable and grad of lab 02 work on a one-line program (else say which one to edit)."""
+    def probe(tape_cls):
+        with tape_cls():
+            x = lab02.get("Variable")(3.0)
+            return lab02.get("grad")(x * x, [x])[0].value
+
+    return attempt(console, lab02, "Tape", probe) is not None
 
 
 def fused(student: Student, console: Console) -> None:

@@ -101,10 +101,11 @@ class DualCheck(ExerciseCheck):
         values, dots = torch_jvp(i["steps"], [i["output"]], i["values"], i["tangents"])
         if not isinstance(output, dict):
             return fail("expected the output Dual's value and tangent")
+        tangent = output.get("tangent")
+        if tangent is not None and np.ndim(tangent) == 0 and values[0].ndim:
+            tangent = np.full(values[0].shape, float(tangent))   # a constant's scalar 0 tangent
         return first_failure(close(output.get("value"), values[0], what="value", **TOL),
-                             close(np.broadcast_to(np.asarray(output.get("tangent"), dtype=float), values[0].shape)
-                                   if output.get("tangent") is not None else None,
-                                   dots[0], what="tangent", **TOL))
+                             close(tangent, dots[0], what="tangent", **TOL))
 
 
 class JvpCheck(ExerciseCheck):
@@ -115,9 +116,9 @@ class JvpCheck(ExerciseCheck):
         cases = []
         for cid, outputs, shapes in (("one-output", 1, ((), ())), ("two-outputs", 2, ((), ())),
                                      ("three-outputs", 3, ((), ())), ("arrays", 2, ARRAY_SHAPES)):
-            case = program_case(rng, cid, None, shapes)
             steps, outs = random_program(rng, int(rng.integers(5, 10)), outputs=outputs)
-            case.inputs.update(steps=[list(s) for s in steps], outputs=outs)
+            case = program_case(rng, cid, steps, shapes)
+            case.inputs["outputs"] = outs
             case.inputs["tangents"] = _tangents(rng, case.inputs["values"])
             cases.append(case)
         return cases
