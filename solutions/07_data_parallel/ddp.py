@@ -129,11 +129,9 @@ class BucketedDDP(NaiveDDP):
         for bucket, flat, work in self._in_flight:
             work.wait()
             offset = 0
-            for param in bucket:
+            for param in bucket:      # the averaged gradient becomes a view of the bucket: no copy
                 n = param.numel()
-                if param.grad is None:
-                    param.grad = torch.zeros_like(param)
-                param.grad.copy_(flat[offset:offset + n].view_as(param))
+                param.grad = flat[offset:offset + n].view_as(param)
                 offset += n
         self._in_flight.clear()
         self._ready = [0] * len(self.buckets)
