@@ -70,7 +70,10 @@ def from_plain(value: Any) -> Any:
     """Turn decoded JSON back into Python values with numpy arrays."""
     if isinstance(value, dict):
         if _ARRAY in value:
-            return np.array(value[_ARRAY], dtype=np.dtype(value["dtype"])).reshape(value["shape"])
+            dtype = np.dtype(str(value["dtype"]))
+            if dtype.kind not in "biuf":   # what to_plain sends; anything else was forged
+                raise NotPlainData(f"arrays of dtype {dtype} cannot be graded")
+            return np.array(value[_ARRAY], dtype=dtype).reshape(value["shape"])
         return {k: from_plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_plain(v) for v in value]

@@ -114,8 +114,9 @@ def _case_result(suite: LabSuite, case: Case, child: ChildRun, timeout: float) -
                           message=f"the checker process exited (code {child.returncode}) before this case"
                                   " reported; see the lab output")
     stdout, status = str(rec.get("stdout") or ""), rec.get("status")
+    if status not in ("ok", "not_implemented", "error", "timeout"):   # forged: only the parent passes
+        return CaseResult(case.id, "error", stdout, f"invalid result record (status {status!r})", case.weight)
     if status != "ok":
-        status = status if status in ("not_implemented", "error", "timeout") else "error"
         return CaseResult(case.id, status, stdout, str(rec.get("message") or ""), case.weight)
     verdict = _judge(suite, case, rec.get("output"))
     return CaseResult(case.id, "passed" if verdict.passed else "failed", stdout,

@@ -29,6 +29,7 @@ from aisys.grading.spec import Case
 from aisys.grading.staging import stage
 
 MAX_FEEDBACK = 8000
+MAX_RESULTS = 256 * 2**20
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 _BOOT = ("import sys; sys.path.insert(0, {repo!r}); "
          "from aisys.grading.worker import main; main()")
@@ -93,7 +94,7 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
     for line in list(lines):
         try:
             rec = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):   # garbage on the channel: not a record
             continue
         if isinstance(rec, dict) and rec.get("nonce") == nonce and isinstance(rec.get("case"), str):
             result.records.setdefault(rec["case"], rec)
@@ -147,9 +148,17 @@ def _prepare(tmp: Path, labs_dir: Path, user: tuple[int, int] | None) -> tuple[s
 
 
 def _read_lines(fd: int, out: list[str]) -> None:
-    with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as stream:
-        for line in stream:
-            out.append(line)
+    """Collect result lines, at most MAX_RESULTS bytes (then keep draining, so the child never
+    blocks on a full pipe): a flood on the channel cannot exhaust the grader's memory."""
+    total = 0
+    with os.fdopen(fd, "rb") as stream:
+        while True:
+            line = stream.readline(MAX_RESULTS)
+            if not line:
+                break
+            total += len(line)
+            if total <= MAX_RESULTS:
+                out.append(line.decode("utf-8", "replace"))
 
 
 def _read_bytes(stream, out: list[bytes]) -> None:
