@@ -13,6 +13,9 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the sandbox's process and /proc rules are Linux's")
+
 PRELUDE = """
 import os, sys
 sys.path.insert(0, {repo!r})
