@@ -279,3 +279,15 @@ def test_ownership_and_grid_show_a_column_split():
     console = Console(record=True, width=80)
     console.print(shard_grid("w", [6, 4], 0, [[0, 1, 2], [3, 4]]))
     assert "4 entries on no rank" in console.export_text()
+
+
+def test_benchmark_rows_have_the_schema_and_the_ratio():
+    from benchmarks.common import REQUIRED
+    from benchmarks.tensor_parallel import rows_from
+
+    result = {"ours": [0.010, 0.012, 0.011], "torch": [0.010, 0.010, 0.010], "gap": 1e-7,
+              "ours_ops": {"all_reduce": 2}, "torch_ops": {"all_reduce": 2},
+              "logged_bytes": 1024, "logged_calls": 4, "formula_bytes": 1024, "formula_calls": 4}
+    rows = rows_from(result, quick=True)
+    assert all(key in row for row in rows for key in REQUIRED)
+    assert math.isclose(rows[0]["ratio"], 1.1) and rows[1]["ratio"] == rows[2]["ratio"] == 1.0

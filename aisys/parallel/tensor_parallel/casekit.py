@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Any, Callable, Iterator
 
-from aisys.grading.compare import close, equal
+from aisys.grading.compare import close
 from aisys.grading.spec import PASS, Verdict, fail
 
 RTOL, ATOL = 1e-7, 1e-9          # float64 checks: a real bug is orders of magnitude away
@@ -118,20 +118,6 @@ def judge_refusal(output: list, size_name: str, size: int, world: int) -> Verdic
         numbers = set(re.findall(r"\d+", str(got.get("message", ""))))
         if not {str(size), str(world)} <= numbers:
             return fail(f"rank {r}: the ValueError should name the size ({size_name}) and the number of ranks")
-    return PASS
-
-
-def judge_same(output: list, key: str) -> Verdict:
-    """A value every rank must agree on (e.g. a replicated result)."""
-    values = [got.get(key) if isinstance(got, dict) else None for got in output]
-    return first_mismatch(values, key)
-
-
-def first_mismatch(values: list, key: str) -> Verdict:
-    for r, value in enumerate(values[1:], start=1):
-        verdict = equal(value, values[0], what=f"rank {r}: {key} (vs rank 0)")
-        if not verdict.passed:
-            return verdict
     return PASS
 
 
