@@ -45,6 +45,7 @@ def stage(source: Path, dest: Path, labs: tuple[Lab, ...] = LABS) -> dict[str, s
     at most 2 MiB each.
     """
     copied = {}
+    dest.mkdir(parents=True, exist_ok=True)
     for lab in labs:
         folder = lab_folder_in(source, lab)
         if folder is None:
