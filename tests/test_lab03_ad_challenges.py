@@ -65,11 +65,19 @@ def test_plausible_bugs_lose_points(tmp_path):
 
 
 def test_lab03_needs_the_students_lab02(tmp_path):
-    """Without lab 02's reverse mode in the same labs dir, the loop exercises cannot score."""
-    labs = workspace(tmp_path, FOLDER)
-    report, _ = check_json("ad-challenges", "--labs-dir", str(labs))
-    assert exercise(report, "logistic_loop")["score"] == 0
-    assert exercise(report, "fused_cube")["status"] == "passed"
+    """Without lab 02 in the same labs dir the loop exercises error out, naming the missing file
+    (run in-process: the same `execute_case` the sandboxed child uses)."""
+    from aisys.autodiff.challenges.checks import SUITE
+    from aisys.catalog import find_lab
+    from aisys.grading.execute import execute_case
+    from aisys.workspace import Student
+
+    student = Student(find_lab("ad-challenges"), workspace(tmp_path, FOLDER))
+    cases = {c.exercise: c for c in SUITE.plan(0)}
+    loop = execute_case(SUITE.checks["logistic_loop"], cases["logistic_loop"], student)
+    assert loop["status"] == "error" and "02_autodiff/reverse_mode.py" in loop["message"]
+    fused = execute_case(SUITE.checks["fused_cube"], cases["fused_cube"], student)
+    assert fused["status"] == "ok" and SUITE.judge(cases["fused_cube"], fused["output"]).passed
 
 
 @pytest.mark.parametrize("solution", [True, False])

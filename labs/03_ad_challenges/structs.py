@@ -36,4 +36,10 @@ def grad_of_struct(fn: Callable[[Any], torch.Tensor], tree: Any) -> Any:
 
 
 def _map(node: Any, leaf_fn: Callable[[float], Any]) -> Any:
+    """A copy of `node` with every float leaf replaced by `leaf_fn(leaf)` (a tree map).
+
+    Hint: check `float` first; then dict, list and tuple (rebuild them from mapped items);
+    then dataclass instances (`dataclasses.replace(node, field=mapped, ...)` keeps the type,
+    even for frozen ones); anything else comes back as it is.
+    """
     raise NotImplementedError("not implemented yet: read the docstring and its hint")

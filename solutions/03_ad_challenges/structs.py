@@ -46,6 +46,12 @@ def grad_of_struct(fn: Callable[[Any], torch.Tensor], tree: Any) -> Any:
 
 
 def _map(node: Any, leaf_fn: Callable[[float], Any]) -> Any:
+    """A copy of `node` with every float leaf replaced by `leaf_fn(leaf)` (a tree map).
+
+    Hint: check `float` first; then dict, list and tuple (rebuild them from mapped items);
+    then dataclass instances (`dataclasses.replace(node, field=mapped, ...)` keeps the type,
+    even for frozen ones); anything else comes back as it is.
+    """
     # BEGIN SOLUTION
     if isinstance(node, float):
         return leaf_fn(node)
