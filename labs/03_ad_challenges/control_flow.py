@@ -31,8 +31,9 @@ def logistic_loop(x: float, n: int) -> tuple[float, float]:
     n = 1 is x itself (derivative 1); n = 4 is the article's l₄. The derivative comes from
     `reverse_mode.grad` on a `reverse_mode.Variable` — no hand-written derivative.
 
-    Hint: v = reverse_mode.Variable(float(x)); l = v; loop n − 1 times l = 4.0 * l * (1.0 − l);
-    then reverse_mode.grad(l, [v]); return plain floats (`.value`).
+    Hint: start from one `reverse_mode.Variable`, run the recurrence as written (how many
+    updates take l₁ to l_n?), then ask `reverse_mode.grad` for the derivative; return plain
+    floats (`.value`), not Variables.
     """
     raise NotImplementedError("not implemented yet: read the docstring and its hint")
 
