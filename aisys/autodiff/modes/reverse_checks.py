@@ -146,7 +146,8 @@ class TapeCheck(ExerciseCheck):
                 after = (y + x).value
                 back = mod.Tape.current() is outer
             return {"outer": len(outer.entries), "inner": len(inner.entries), "restored": back,
-                    "z": z.value, "after": after, "default_is_stable": mod.Tape.current() is mod.Tape.current()}
+                    "z": z.value, "after": after, "default_is_stable": mod.Tape.current() is mod.Tape.current(),
+                    "outer_exited": mod.Tape.current() is not outer}
         if case.id == "index":
             with mod.Tape() as tape:
                 x = mod.Variable(0.3, name="x")
@@ -163,7 +164,8 @@ class TapeCheck(ExerciseCheck):
     def judge(self, case, output):
         if case.id == "nesting":
             return equal(output, {"outer": 2, "inner": 1, "restored": True, "z": float(np.sin(0.5)),
-                                  "after": 3.75, "default_is_stable": True}, what="nested tapes")
+                                  "after": 3.75, "default_is_stable": True, "outer_exited": True},
+                         what="nested tapes")
         if case.id == "index":
             return equal(output, {"index": [0, 1, 2], "leaf": None, "names": ["v1", "v2", "v3"],
                                   "outputs_are_entries": True}, what="entry positions")
