@@ -62,6 +62,9 @@ def run(student, console: Console, options) -> None:
     console.print(f"{first['world']} ranks · backend {first['backend']} · device {first['device']} · "
                   f"batch {s['batch']} seq {s['seq']} hidden {s['hidden']} heads {s['heads']} "
                   f"ffn {s['ffn']} vocab {s['vocab']}")
+    if first["world"] == 1:
+        console.print("[yellow]one rank: nothing is split, and torch skips its collectives (yours still run, "
+                      "as no-ops). Try --nproc 2 or 4.[/]")
     show_operators(console, student, first)
     show_layouts(console, student, ranks)
     show_layers(console, student, first)
@@ -174,9 +177,12 @@ def show_volume(console: Console, student, first: dict) -> None:
     calls = sum(measured["fwd"]["ops"].values()) + sum(measured["bwd"]["ops"].values())
     logged = measured["fwd"]["bytes"] + measured["bwd"]["bytes"]
     ok = formula.get("all_reduces") == calls and formula.get("bytes") == logged
+    verdict = "[green]agree[/]" if ok else "[red]disagree[/]"
+    if first["world"] == 1:
+        verdict = "[dim](one rank: torch sent nothing to compare with)[/]"
     console.print(f"your tp_comm_volume: {formula.get('all_reduces')} all-reduces, {formula.get('bytes')} B "
                   f"(ring: {formula.get('ring_bytes_per_rank')} B sent per rank) · torch's logged run: "
-                  f"{calls} all-reduces, {logged} B → " + ("[green]agree[/]" if ok else "[red]disagree[/]"))
+                  f"{calls} all-reduces, {logged} B → {verdict}")
 
 
 def _gap(a, b) -> float:
