@@ -35,8 +35,8 @@ def error_text(value: float | None, tol: float = 1e-4) -> str:
 def operator_table(rows: list[tuple[str, str, str, dict | None]]) -> Table:
     """rows: (name, forward meaning, backward meaning, rank-0 result or None if not run)."""
     table = Table(title="the conjugate operators (rank 0's CommLog)", title_justify="left", caption=LEGEND)
-    for col in ("operator", "forward", "backward", "comm forward", "comm backward", "forward |Δ|",
-                "backward |Δ|"):
+    table.add_column("operator", no_wrap=True)
+    for col in ("forward", "backward", "comm forward", "comm backward", "forward |Δ|", "backward |Δ|"):
         table.add_column(col)
     for name, fwd, bwd, res in rows:
         if res is None:

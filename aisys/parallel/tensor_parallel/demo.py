@@ -94,8 +94,11 @@ def show_layouts(console: Console, student, ranks: list[dict]) -> None:
     console.rule("2 · where the weights live")
     s = ranks[0]["sizes"]
     panels = []
-    for name in ("ParallelAttention", "ParallelMLP", "VocabParallelEmbedding"):
-        if attempt(console, student, name, from_rank(ranks[0]["layers"][name])) is None:
+    layers = ranks[0]["layers"]
+    mlp_parts = ("ParallelMLP",) if layers["ParallelMLP"]["status"] == "ok" else \
+        ("ColumnParallelLinear", "RowParallelLinear")      # the MLP's two halves on their own
+    for name in ("ParallelAttention", *mlp_parts, "VocabParallelEmbedding"):
+        if attempt(console, student, name, from_rank(layers[name])) is None:
             continue
         for title, grid in ranks[0]["layers"][name]["grids"].items():
             owned = [r["layers"][name].get("grids", {}).get(title, {}).get("owned", []) for r in ranks]
