@@ -14,6 +14,7 @@ calls stage through CPU there.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any, Callable
 
 from aisys.parallel import context
@@ -55,6 +56,9 @@ class LoggedWork:
         self.work, self.record, self._finish = work, record, finish
 
     def wait(self, timeout: Any = None) -> bool:
+        """Wait (by default at most the group timeout: gloo's p2p waits have none of their own)."""
+        if timeout is None and context.group_timeout():
+            timeout = timedelta(seconds=context.group_timeout())
         ok = self.work.wait() if timeout is None else self.work.wait(timeout)
         if self.record["end"] is None:
             if self._finish is not None:

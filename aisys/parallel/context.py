@@ -19,6 +19,7 @@ class RankContext:
     backend: str = "gloo"
     device_type: str = "cpu"
     local_rank: int = 0
+    timeout_s: float | None = None                      # the process group's timeout
     scopes: list[Any] = field(default_factory=list)     # stack of (world, group)
     groups: dict[tuple[int, ...], Any] = field(default_factory=dict)
 
@@ -26,10 +27,15 @@ class RankContext:
 _CTX = RankContext()
 
 
-def configure(backend: str, device_type: str, local_rank: int) -> None:
+def configure(backend: str, device_type: str, local_rank: int, timeout_s: float | None = None) -> None:
     """Called by the launcher in each rank after the process group is up."""
     global _CTX
-    _CTX = RankContext(backend=backend, device_type=device_type, local_rank=local_rank)
+    _CTX = RankContext(backend=backend, device_type=device_type, local_rank=local_rank, timeout_s=timeout_s)
+
+
+def group_timeout() -> float | None:
+    """Seconds any one collective may wait (the process group's timeout), if known."""
+    return _CTX.timeout_s
 
 
 def backend() -> str:
@@ -98,6 +104,5 @@ def scope(world: int) -> Iterator[bool]:
 
 
 def reset_groups() -> None:
-    """Forget cached subgroups (after the world group was rebuilt)."""
+    """Forget cached subgroups (the world group was destroyed; scopes in use unwind themselves)."""
     _CTX.groups.clear()
-    _CTX.scopes.clear()

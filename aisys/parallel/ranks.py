@@ -56,7 +56,7 @@ def init_group(backend: str, device_type: str, local_rank: int, timeout: float, 
     dist.init_process_group(**kwargs)
     _GROUP.update(backend=backend, timeout=timeout, store=store, rank=rank, world_size=world_size,
                   generation=0)
-    context.configure(backend, device_type, local_rank)
+    context.configure(backend, device_type, local_rank, timeout)
 
 
 def rebuild_group() -> bool:
@@ -69,12 +69,28 @@ def rebuild_group() -> bool:
     if _GROUP.get("store") is None:
         return False
     _GROUP["generation"] += 1
-    dist.destroy_process_group()
-    context.reset_groups()
+    abandon_group()
     store = dist.PrefixStore(f"generation-{_GROUP['generation']}", _GROUP["store"])
     dist.init_process_group(backend=_GROUP["backend"], store=store, rank=_GROUP["rank"],
                             world_size=_GROUP["world_size"], timeout=timedelta(seconds=_GROUP["timeout"]))
     return True
+
+
+def abandon_group() -> None:
+    """Destroy this rank's process group now: peers blocked on it fail at once instead of
+    waiting for the timeout (their connections close)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    context.reset_groups()
+
+
+def world_of_launch() -> int:
+    """Ranks in this launch (or torchrun job), even while the group is being rebuilt."""
+    import torch.distributed as dist
+
+    return _GROUP.get("world_size") or dist.get_world_size()
 
 
 def base_store() -> Any:

@@ -12,6 +12,7 @@ remaining cases run on a fresh launch.
 """
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,14 @@ def merge_records(case: Case, recs: list[dict]) -> dict:
 
     stdout = "".join(f"[rank {r}] {rec['stdout']}" for r, rec in enumerate(recs) if rec.get("stdout"))
     for status in ("error", "timeout"):
-        bad = [(r, rec) for r, rec in enumerate(recs) if rec["status"] == status]
+        bad = sorted(((r, rec) for r, rec in enumerate(recs) if rec["status"] == status),
+                     key=lambda item: "gloo" in item[1]["message"])   # the cause before its echoes
         if bad:
             message = "\n".join(f"rank {r}: {rec['message']}" for r, rec in bad[:2])
+            finished = [r for r, rec in enumerate(recs) if rec["status"] == "ok"]
+            if finished:
+                message += (f"\n(rank {', '.join(map(str, finished))} finished without error: do all ranks make "
+                            "the same collectives in the same order?)")
             return record(case, status, message=message, stdout=stdout)
     if any(rec["status"] == "not_implemented" for rec in recs):
         return record(case, "not_implemented", message="not started", stdout=stdout)
@@ -103,41 +109,60 @@ def merge_records(case: Case, recs: list[dict]) -> dict:
 
 def run_cases_on_rank(suite: DistributedSuite, slug: str, labs_dir: str, case_dicts: list[dict],
                       case_timeout: float) -> str:
-    """In every rank: load the student's code afresh, run each case, stream its record."""
+    """In every rank: load the student's code afresh, run each case, stream its record.
+
+    A rank whose case failed destroys its process group at once, so peers blocked on it fail
+    fast instead of waiting for the group timeout; then every rank rebuilds the group. An
+    exercise whose cases hang until the timeout twice has its remaining cases skipped, so one
+    deadlock cannot eat the whole lab's time.
+    """
     from aisys.catalog import find_lab
     from aisys.grading.execute import execute_case, record
     from aisys.workspace import Student
 
     student = Student(find_lab(slug), Path(labs_dir))
-    me = context.rank()
+    me, world = context.rank(), ranks.world_of_launch()
+    stalls: dict[str, int] = {}
     for index, data in enumerate(case_dicts):
         case = Case(**data)
+        if stalls.get(case.exercise, 0) >= 2:          # every rank knows: the counts come from the store
+            if me < world_of(case):
+                ranks.send_to_parent((index, record(case, "timeout", message=(
+                    "skipped: two earlier cases of this exercise waited until the group timeout "
+                    "(a deadlocked collective?)"))))
+            continue
+        started = time.monotonic()
         with context.scope(world_of(case)) as member:
             status = "skip"
             if member:
                 comm_log().clear()
                 rec = execute_case(suite.checks[case.exercise], case, student)
                 status = rec["status"]
+                if status in ("error", "timeout"):
+                    ranks.abandon_group()
                 ranks.send_to_parent((index, rec))
-        statuses = _exchange(f"case-{index}", me, status, case_timeout + suite.group_timeout + 5.0)
-        if set(statuses) - {"skip"} not in _HEALTHY and not ranks.rebuild_group():
-            for later in case_dicts[index + 1:]:
+        notes = _exchange(f"case-{index}", me, world, f"{status} {time.monotonic() - started:.3f}",
+                          case_timeout + suite.group_timeout + 5.0)
+        statuses = {note.split()[0] for note in notes} - {"skip"}
+        if statuses in _HEALTHY:
+            continue
+        if max(float(note.split()[1]) for note in notes) >= 0.8 * suite.group_timeout:
+            stalls[case.exercise] = stalls.get(case.exercise, 0) + 1
+        if not ranks.rebuild_group():
+            for later_index, later in enumerate(case_dicts[index + 1:], start=index + 1):
                 if me < world_of(Case(**later)):
-                    ranks.send_to_parent((case_dicts.index(later), record(
+                    ranks.send_to_parent((later_index, record(
                         Case(**later), "error", message="the process group broke on an earlier case")))
             break
     return "finished"
 
 
-def _exchange(tag: str, me: int, status: str, timeout: float) -> list[str]:
-    """Every rank's status for one case, through the rendezvous store (no collectives)."""
-    import torch.distributed as dist
-
+def _exchange(tag: str, me: int, world: int, note: str, timeout: float) -> list[str]:
+    """Every rank's note for one case, through the rendezvous store (no collectives)."""
     store = ranks.base_store()
     if store is None:   # under torchrun: no side channel; assume the group is healthy
-        return [status]
-    world = dist.get_world_size()
-    store.set(f"health/{tag}/{me}", status)
+        return [note]
+    store.set(f"health/{tag}/{me}", note)
     keys = [f"health/{tag}/{r}" for r in range(world)]
     store.wait(keys, timedelta(seconds=timeout))
     return [store.get(k).decode() for k in keys]
