@@ -154,3 +154,19 @@ def build(program: Callable, lowering: Any, names: list[str]) -> tuple[dataflow.
     g = dataflow.DataflowGraph()
     inputs = [g.placeholder(name) for name in names]
     return g, list(program(graph_ns(g, lowering), *inputs))
+
+
+def torch_ns() -> SimpleNamespace:
+    """The same programs on torch's own functional control flow (torch.cond, torch.while_loop).
+
+    torch's higher-order ops refuse a branch or body that returns one of its inputs unchanged
+    (an output aliasing an input), which our programs do (`n` rides along a loop untouched):
+    cloning every output keeps them happy.
+    """
+    import torch
+
+    def fresh(fn):
+        return lambda *args: tuple(out.clone() for out in fn(*args))
+    return SimpleNamespace(sin=torch.sin, cos=torch.cos, exp=torch.exp, scope=lambda name: contextlib.nullcontext(),
+                           cond=lambda p, t, f, ops: list(torch.cond(p, fresh(t), fresh(f), tuple(ops))),
+                           while_loop=lambda c, b, vs: list(torch.while_loop(c, fresh(b), tuple(vs))))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from aisys.dy2static import programs as P
-from aisys.dy2static.quiet import quiet_torch
+from aisys.controlflow.quiet import quiet_torch
 from aisys.grading.compare import close
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 
