@@ -74,9 +74,7 @@ class TPCommVolumeCheck(ExerciseCheck):
         return first_failure(
             equal(answer["all_reduces"], law["all_reduces"], what=f"{where}: all_reduces (vs the logged run)"),
             equal(answer["bytes"], law["bytes"], what=f"{where}: bytes (vs the logged run)"),
-            # as 1-element lists: compare.close cannot yet take 0-d values (see the lab-08 report)
-            close([answer["ring_bytes_per_rank"]], [ring], rtol=1e-9, atol=0.5,
-                  what=f"{where}: ring_bytes_per_rank"))
+            close(answer["ring_bytes_per_rank"], ring, rtol=1e-9, atol=0.5, what=f"{where}: ring_bytes_per_rank"))
 
 
 CHECKS = [TPCommVolumeCheck()]
