@@ -155,8 +155,13 @@ class _RankOneRaises(ExerciseCheck):
     def run(self, case, student):
         from aisys.parallel import context
 
+        import torch
+
+        from aisys.parallel import comm
+
         if context.rank() == 1:
             raise RuntimeError("student bug on rank 1")
+        comm.all_reduce(torch.ones(1))       # waits for rank 1: must fail fast, not at the timeout
         return 0
 
 
@@ -165,14 +170,14 @@ class _Deadlock(ExerciseCheck):
     case_timeout = 8.0
 
     def cases(self, rng):
-        return [Case("deadlock", {"world": 4})]
+        return [Case(f"deadlock-{i}", {"world": 4 if i == 0 else 2}) for i in range(3)]
 
     def run(self, case, student):
         import torch
 
         from aisys.parallel import comm, context
 
-        if context.rank() != 3:
+        if context.rank() != context.world_size() - 1:
             comm.all_reduce(torch.ones(1))
         return 0
 
@@ -197,21 +202,37 @@ class _TinySuite(DistributedSuite):
     group_timeout = 2.0
 
 
-def test_suite_reports_failures_by_rank_and_keeps_going():
+def _grade_in_process(suite: DistributedSuite) -> tuple[dict, float]:
     from aisys.catalog import find_lab
     from aisys.workspace import Student
 
-    suite = _TinySuite("data-parallel", [_RankOneRaises(), _Deadlock(), _Healthy()])
-    cases = suite.plan(0)
     records = []
     start = time.monotonic()
-    suite.run_cases(cases, Student(find_lab("data-parallel"), REPO / "solutions"), records.append)
-    assert time.monotonic() - start < 20
-    by_case = {r["case"]: r for r in records}
-    assert by_case["raises/raise"]["status"] == "error"
-    assert "rank 1" in by_case["raises/raise"]["message"] and "student bug" in by_case["raises/raise"]["message"]
-    assert by_case["deadlock/deadlock"]["status"] in ("error", "timeout")
+    suite.run_cases(suite.plan(0), Student(find_lab("data-parallel"), REPO / "solutions"), records.append)
+    return {r["case"]: r for r in records}, time.monotonic() - start
+
+
+def test_suite_reports_failures_by_rank_and_keeps_going():
+    by_case, elapsed = _grade_in_process(_TinySuite("data-parallel", [_RankOneRaises(), _Deadlock(), _Healthy()]))
+    assert elapsed < 20
+    raised = by_case["raises/raise"]
+    assert raised["status"] == "error"
+    assert raised["message"].startswith("rank 1") and "student bug" in raised["message"]   # the cause first
+    assert by_case["deadlock/deadlock-0"]["status"] in ("error", "timeout")
+    assert by_case["deadlock/deadlock-1"]["status"] in ("error", "timeout")
+    assert "skipped" in by_case["deadlock/deadlock-2"]["message"]       # two hangs: the rest is skipped
     assert by_case["healthy/w2"]["status"] == "ok"
     assert by_case["healthy/w2"]["output"] == [[0, 2, 2.0], [1, 2, 2.0]]
     assert by_case["healthy/w4"]["output"] == [[r, 4, 4.0] for r in range(4)]
     assert _children() == []
+
+
+class _PatientSuite(DistributedSuite):
+    group_timeout = 15.0
+
+
+def test_a_rank_that_raises_does_not_make_its_peers_wait_for_the_timeout():
+    by_case, elapsed = _grade_in_process(_PatientSuite("data-parallel", [_RankOneRaises(), _Healthy()]))
+    assert by_case["raises/raise"]["status"] == "error"
+    assert by_case["healthy/w4"]["status"] == "ok"
+    assert elapsed < 10, f"{elapsed:.1f} s: the peers waited for the group timeout"

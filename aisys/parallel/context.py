@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Iterator
 
 
@@ -78,7 +79,8 @@ def new_group(ranks: list[int] | tuple[int, ...]) -> Any:
 
     key = tuple(sorted(int(r) for r in ranks))
     if key not in _CTX.groups:
-        _CTX.groups[key] = dist.new_group(list(key), use_local_synchronization=True)
+        timeout = None if _CTX.timeout_s is None else timedelta(seconds=_CTX.timeout_s)
+        _CTX.groups[key] = dist.new_group(list(key), timeout=timeout, use_local_synchronization=True)
     return _CTX.groups[key]
 
 

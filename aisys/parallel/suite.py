@@ -96,7 +96,10 @@ def merge_records(case: Case, recs: list[dict]) -> dict:
         bad = sorted(((r, rec) for r, rec in enumerate(recs) if rec["status"] == status),
                      key=lambda item: "gloo" in item[1]["message"])   # the cause before its echoes
         if bad:
-            message = "\n".join(f"rank {r}: {rec['message']}" for r, rec in bad[:2])
+            if len({rec["message"] for _, rec in bad}) == 1 and len(bad) > 1:
+                message = f"every failing rank: {bad[0][1]['message']}"
+            else:
+                message = "\n".join(f"rank {r}: {rec['message']}" for r, rec in bad[:2])
             finished = [r for r, rec in enumerate(recs) if rec["status"] == "ok"]
             if finished:
                 message += (f"\n(rank {', '.join(map(str, finished))} finished without error: do all ranks make "
