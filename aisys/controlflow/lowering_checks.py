@@ -4,6 +4,7 @@ run as plain Python (branches, loops), torch autograd (gradients), and the execu
 from __future__ import annotations
 
 import contextlib
+import traceback
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +22,20 @@ RULE_NAMES = ("switch", "merge", "enter", "exit_", "next_iteration")
 
 def student_rules(student: Any) -> SimpleNamespace:
     return SimpleNamespace(**{name: student.get(name) for name in RULE_NAMES})
+
+
+@contextlib.contextmanager
+def stub_elsewhere_is_an_error(exercise: str):
+    """A stub *this* exercise calls (cond inside a while body, while_loop inside
+    while_loop_grad) is an error that names it, not "not started" for this exercise."""
+    try:
+        yield
+    except NotImplementedError as err:
+        frames = traceback.extract_tb(err.__traceback__)
+        culprit = frames[-1].name if frames else exercise
+        if culprit != exercise:
+            raise StudentCodeError(f"{exercise} uses your {culprit}, which is not implemented yet") from None
+        raise
 
 
 def run_program(student: Any, program, feeds: dict) -> dict:
@@ -69,7 +84,8 @@ class CondCheck(ExerciseCheck):
                 Case("nested-else", {"program": "nested_cond", "feeds": {"x": u(-6, -0.5)}})]
 
     def run(self, case, student):
-        return run_program(student, P.BRANCH_PROGRAMS[case.inputs["program"]], case.inputs["feeds"])
+        with stub_elsewhere_is_an_error(self.exercise):
+            return run_program(student, P.BRANCH_PROGRAMS[case.inputs["program"]], case.inputs["feeds"])
 
     def judge(self, case, output):
         want, scopes = python_scopes(P.BRANCH_PROGRAMS[case.inputs["program"]], case.inputs["feeds"])
@@ -101,7 +117,8 @@ class WhileLoopCheck(ExerciseCheck):
                      weight=2)]
 
     def run(self, case, student):
-        return run_program(student, P.LOOP_PROGRAMS[case.inputs["program"]], case.inputs["feeds"])
+        with stub_elsewhere_is_an_error(self.exercise):
+            return run_program(student, P.LOOP_PROGRAMS[case.inputs["program"]], case.inputs["feeds"])
 
     def judge(self, case, output):
         want, _ = python_scopes(P.LOOP_PROGRAMS[case.inputs["program"]], case.inputs["feeds"])
@@ -174,8 +191,9 @@ class WhileLoopGradCheck(ExerciseCheck):
     def run(self, case, student):
         body = partial(P.GRAD_BODIES[case.inputs["body"]], P.GRAPH_MATH)
         try:
-            outs, grads = student.get("while_loop_grad")(partial(P.grad_cond, P.GRAPH_MATH), body,
-                                                         case.inputs["vars"], case.inputs["grads"])
+            with stub_elsewhere_is_an_error(self.exercise):
+                outs, grads = student.get("while_loop_grad")(partial(P.grad_cond, P.GRAPH_MATH), body,
+                                                             case.inputs["vars"], case.inputs["grads"])
         except RuleNotImplemented as err:
             raise StudentCodeError(f"{err} — the forward loop runs on your firing rules") from None
         return {"outputs": list(outs), "grads": list(grads)}
