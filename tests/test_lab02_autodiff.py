@@ -11,7 +11,7 @@ from conftest import REPO, check_json, exercise, run_cli, workspace
 
 from aisys.autodiff.counting import counting_calls
 from aisys.autodiff.programs import F_STEPS, evaluate, random_program, tape_lines
-from aisys.autodiff.truth import close, torch_grad
+from aisys.autodiff.truth import close_list, torch_grad
 
 FOLDER = "02_autodiff"
 
@@ -128,7 +128,8 @@ def test_counting_calls_counts_and_restores():
     assert calls["calls"] == 2 and mod.fn is original and alias.fn is original
 
 
-def test_close_handles_scalars_without_leaking_values():
-    assert close(np.float64(1.0), 1.0).passed
-    verdict = close(1.5, 1.0, what="∂y/∂x1")
-    assert not verdict.passed and "(a scalar)" in verdict.message and "1.0" not in verdict.message
+def test_close_list_names_the_result_and_hides_the_expected_value():
+    assert close_list([np.float64(1.0), [2.0, 3.0]], [1.0, [2.0, 3.0]], ["a", "b"]).passed
+    verdict = close_list([1.0, 2.5], [1.0, 1.75], ["∂y/∂x1", "∂y/∂x2"])
+    assert not verdict.passed and "∂y/∂x2" in verdict.message and "1.75" not in verdict.message
+    assert "expected a list of 2" in close_list(1.0, [1.0, 2.0], ["a", "b"]).message

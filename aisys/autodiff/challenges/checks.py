@@ -11,8 +11,8 @@ from aisys.autodiff.memory import ActivationMeter, make_chain, plan_bound, segme
 from aisys.autodiff.opcount import Counted
 from aisys.autodiff.pytrees import (Layer, Optimizer, build, compare_tagged, make_fn, paths, random_fn_spec,
                                     random_spec, tag, torch_struct_grad)
-from aisys.autodiff.truth import close, close_list, tensors
-from aisys.grading.compare import equal
+from aisys.autodiff.truth import close_list, tensors
+from aisys.grading.compare import close, equal
 from aisys.grading.spec import PASS, Case, ExerciseCheck, LabSuite, fail, first_failure
 
 TOL = {"rtol": 1e-7, "atol": 1e-9}
@@ -70,8 +70,8 @@ class FusedCube(ExerciseCheck):
     hint = "t = x * x once; x³ = t * x and 3x² = 3 * t — three multiplications, no **"
 
     def cases(self, rng):
-        xs = [2.0, 0.0, -1.5] + [float(np.round(rng.uniform(-4, 4), 3)) for _ in range(3)]
-        return [Case(f"x={x:g}", {"x": x}) for x in xs]
+        fixed = [Case(f"x={x:g}", {"x": x}) for x in (2.0, 0.0, -1.5)]
+        return fixed + [Case(f"random-{i}", {"x": float(np.round(rng.uniform(-4, 4), 3))}) for i in range(3)]
 
     def run(self, case, student):
         counter = Counter()
@@ -144,7 +144,7 @@ class CheckpointPlan(ExerciseCheck):
     def cases(self, rng):
         n = int(rng.integers(20, 200))
         return [Case("sqrt-64", {"n": 64, "budget": None}, 2), Case("sqrt-100", {"n": 100, "budget": None}),
-                Case(f"sqrt-{n}", {"n": n, "budget": None}),
+                Case(f"sqrt-random-{n}", {"n": n, "budget": None}),
                 Case("budget-64-in-20", {"n": 64, "budget": 20}, 2),
                 Case("budget-fits-all", {"n": 30, "budget": 31}),
                 Case("budget-too-small", {"n": 50, "budget": 10}),

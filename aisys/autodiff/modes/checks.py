@@ -11,7 +11,8 @@ import numpy as np
 from aisys.autodiff.counting import counting_calls
 from aisys.autodiff.modes.reverse_checks import ARRAY_SHAPES, GradCheck, TapeCheck, VariableCheck, program_case
 from aisys.autodiff.programs import CONSTANT_STEPS, F_STEPS, evaluate, random_program
-from aisys.autodiff.truth import INPUTS, close, close_all, close_list, tensors, torch_jacobian, torch_jvp
+from aisys.autodiff.truth import INPUTS, close_all, close_list, tensors, torch_jacobian, torch_jvp
+from aisys.grading.compare import close
 from aisys.grading.spec import Case, ExerciseCheck, LabSuite, fail, first_failure
 
 TOL = {"rtol": 1e-7, "atol": 1e-9}

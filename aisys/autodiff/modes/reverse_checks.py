@@ -10,8 +10,8 @@ import numpy as np
 
 from aisys.autodiff.programs import (CONSTANT_STEPS, F_STEPS, FAN_OUT_STEPS, NONLEAF_REUSE_STEPS,
                                      apply, evaluate, random_program, tape_lines)
-from aisys.autodiff.truth import INPUTS, close, close_list, tensors, torch_grad, torch_value
-from aisys.grading.compare import equal
+from aisys.autodiff.truth import INPUTS, close_list, tensors, torch_grad, torch_value
+from aisys.grading.compare import close, equal
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail, first_failure
 
 TOL = {"rtol": 1e-7, "atol": 1e-9}
