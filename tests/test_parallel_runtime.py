@@ -228,11 +228,11 @@ def test_suite_reports_failures_by_rank_and_keeps_going():
 
 
 class _PatientSuite(DistributedSuite):
-    group_timeout = 15.0
+    group_timeout = 30.0
 
 
 def test_a_rank_that_raises_does_not_make_its_peers_wait_for_the_timeout():
     by_case, elapsed = _grade_in_process(_PatientSuite("data-parallel", [_RankOneRaises(), _Healthy()]))
     assert by_case["raises/raise"]["status"] == "error"
     assert by_case["healthy/w4"]["status"] == "ok"
-    assert elapsed < 10, f"{elapsed:.1f} s: the peers waited for the group timeout"
+    assert elapsed < 20, f"{elapsed:.1f} s: the peers waited for the group timeout"

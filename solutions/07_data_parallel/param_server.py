@@ -57,6 +57,8 @@ class ParameterServer:
     def run(self, grad_fn: Callable[[torch.Tensor, int], torch.Tensor], steps: int) -> torch.Tensor:
         # BEGIN SOLUTION
         me, world = context.rank(), context.world_size()
+        if world == 1:
+            return self.params                    # nobody to serve
         workers = range(1, world)
         period = 1 if self.mode == "sync" else self.staleness + 1
         for step in range(steps):
