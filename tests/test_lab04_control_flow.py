@@ -33,6 +33,14 @@ def test_solutions_score_full_marks(solutions_report):
     assert report["score"] == report["max_score"] == 100.0
 
 
+def test_same_seed_same_report():
+    a, _ = check_json("control-flow", "--solutions", "--seed", "11")
+    b, _ = check_json("control-flow", "--solutions", "--seed", "11")
+    for report in (a, b):
+        report["labs"][0].pop("duration_s")
+    assert a == b
+
+
 def test_stubs_score_zero_not_started():
     report, proc = check_json("control-flow", "--labs-dir", str(REPO / "labs"))
     assert proc.returncode == 1 and report["score"] == 0

@@ -26,6 +26,9 @@ def test_solutions_score_full_marks(solutions_report):
     assert proc.returncode == 0, proc.stdout
     assert report["score"] == report["max_score"] == 100.0
     assert "def forward" not in proc.stderr   # torch's chatter is kept out of the report
+    # no timestamped torch log lines in the report: the same seed gives the same report
+    assert not report["labs"][0].get("output")
+    assert not any(c.get("output") for ex in report["labs"][0]["exercises"] for c in ex["cases"])
 
 
 def test_stubs_score_zero_not_started():

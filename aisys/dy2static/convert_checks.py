@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from aisys.dy2static import programs as P
-from aisys.controlflow.quiet import quiet_torch
+from aisys.controlflow.quiet import quiet_torch, torch_logs_off
 from aisys.grading.compare import close
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 
@@ -114,6 +114,10 @@ class ToStaticCheck(ExerciseCheck):
         ]
 
     def run(self, case, student):
+        with torch_logs_off():
+            return self._run(case, student)
+
+    def _run(self, case, student):
         from aisys.dy2static import runtime
 
         fn = getattr(P, case.inputs["fn"])
