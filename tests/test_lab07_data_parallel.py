@@ -169,3 +169,55 @@ def test_two_torchrun_agents_on_loopback_run_the_demo():
     assert "joining the torchrun group: 2 ranks" in joined
     assert "rank 1: done" in joined
     assert "2 ranks on cpu" in joined and "BucketedDDP" in joined
+
+
+# ------------------------------------------------------------------ the bench the checks stand on
+
+def test_bucket_rule_is_torch_ddps():
+    """expected_buckets (what the check demands) == DDP's own bucket assignment, reverse order."""
+    import torch.distributed as dist
+
+    from aisys.parallel.data_parallel.toys import expected_buckets, make_toy
+
+    assign = getattr(dist, "_compute_bucket_assignment_by_size", None)
+    if assign is None:
+        pytest.skip("this torch has no _compute_bucket_assignment_by_size")
+    model = make_toy(0, hidden=24)
+    params = [p for p in model.parameters() if p.requires_grad][::-1]
+    for cap in (1e-7, 0.0005, 0.004, 25.0):
+        found = assign(params, [int(cap * 2**20)])
+        buckets = found[0] if isinstance(found, tuple) else found
+        assert [sum(params[i].numel() * 4 for i in b) for b in buckets] == expected_buckets(model, cap)
+
+
+def test_momentum_sgd_is_torchs_sgd():
+    import torch
+    from torch.optim.sgd import sgd
+
+    from aisys.parallel.data_parallel.toys import MomentumSGD
+
+    ours, theirs = [torch.ones(3, requires_grad=True)], [torch.ones(3)]
+    opt, buffers = MomentumSGD(ours, lr=0.1), [None]
+    for step in range(3):
+        grad = torch.tensor([1.0, -2.0, 0.5]) * (step + 1)
+        ours[0].grad = grad.clone()
+        opt.step()
+        sgd(theirs, [grad], buffers, weight_decay=0.0, momentum=0.9, lr=0.1, dampening=0.0, nesterov=False,
+            maximize=False, foreach=False)
+    assert torch.allclose(ours[0].detach(), theirs[0])
+
+
+def test_held_numel_counts_optimizer_tensors_once_and_skips_parameters():
+    import torch
+
+    from aisys.parallel.data_parallel.check_zero import held_numel
+
+    param = torch.zeros(10)
+
+    class Opt:
+        def __init__(self):
+            self.params = [param]
+            self.state = {"m": torch.zeros(4), "v": [torch.zeros(4)]}
+            self.alias = self.state["m"]
+            self.step_count = torch.tensor(3)      # an int tensor: not optimizer state
+    assert held_numel(Opt(), {param.untyped_storage().data_ptr()}) == 8
