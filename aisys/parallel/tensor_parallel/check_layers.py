@@ -23,8 +23,6 @@ class _LayerCheck(ExerciseCheck):
     """Shared run/judge: subclasses say how to build dense + parallel, and what each rank holds."""
 
     def run(self, case, student):
-        import torch
-
         inp = case.inputs
         if inp.get("reject"):
             return kit.refusal(lambda: self.build(student, self.dense(inp), inp))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from aisys.grading.compare import close, equal
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail, first_failure
-from aisys.parallel.tensor_parallel import casekit as kit
 
 KEYS = ("all_reduces", "bytes", "ring_bytes_per_rank")
 
