@@ -144,6 +144,31 @@ def test_four_launches_at_once_do_not_collide():
     assert _children() == []
 
 
+def _grid_sums():
+    import torch
+
+    from aisys.parallel import comm, context
+    from aisys.parallel.grid import grid_for
+
+    grid = grid_for(context.world_size(), tp=2)
+    tp_sum, dp_sum = torch.tensor([float(context.rank())]), torch.tensor([float(context.rank())])
+    comm.all_reduce(tp_sum, group=grid.tp_group())
+    comm.all_reduce(dp_sum, group=grid.dp_group())
+    return grid.coords(), tp_sum.item(), dp_sum.item()
+
+
+def test_process_grid_groups_are_consecutive_for_tp_and_strided_for_dp():
+    from aisys.parallel.grid import ProcessGrid, grid_for
+
+    grid = ProcessGrid(2, 2)
+    assert [grid.tp_ranks(r) for r in range(4)] == [[0, 1], [0, 1], [2, 3], [2, 3]]
+    assert [grid.dp_ranks(r) for r in range(4)] == [[0, 2], [1, 3], [0, 2], [1, 3]]
+    with pytest.raises(ValueError):
+        grid_for(4, 3)
+    assert launch(_grid_sums, 4, timeout=20) == [((0, 0), 1.0, 2.0), ((0, 1), 1.0, 4.0),
+                                                 ((1, 0), 5.0, 2.0), ((1, 1), 5.0, 4.0)]
+
+
 # ------------------------------------------------------------------ the suite's failure handling
 
 class _RankOneRaises(ExerciseCheck):

@@ -2,7 +2,7 @@
 
 - `policy.choose_backend`: nccl / gloo and cuda / cpu from the machine and the flags;
 - `launch.launch(fn, nproc, *args)`: real processes through torch.distributed (or join torchrun);
-- `context`: rank(), world_size(), device(), scope() inside a rank;
+- `context`: rank(), world_size(), device(), scope() inside a rank; `grid`: dp × tp process grids;
 - `comm`: the collectives every lab uses, each call logged in a `CommLog`;
 - `suite.DistributedSuite`: a lab's checks run on ranks launched once.
 
