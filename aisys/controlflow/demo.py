@@ -136,7 +136,7 @@ def results(console: Console, lowering, rules) -> None:
         return
     import torch
 
-    torch_ready = hasattr(torch, "cond") and hasattr(torch, "while_loop")
+    torch_ready = hasattr(torch, "cond")
     table = Table("program", "inputs", "graph", "python", "", "firings",
                   "torch.cond / torch.while_loop" if torch_ready else f"(torch {torch.__version__}: no torch.cond)")
     cases = [(n, f) for n, fs in BRANCH_FEEDS.items() for f in fs] + list(LOOP_FEEDS.items())

@@ -165,8 +165,10 @@ def torch_ns() -> SimpleNamespace:
     """
     import torch
 
+    from aisys.controlflow.torch_control import torch_while_loop
+
     def fresh(fn):
         return lambda *args: tuple(out.clone() for out in fn(*args))
     return SimpleNamespace(sin=torch.sin, cos=torch.cos, exp=torch.exp, scope=lambda name: contextlib.nullcontext(),
                            cond=lambda p, t, f, ops: list(torch.cond(p, fresh(t), fresh(f), tuple(ops))),
-                           while_loop=lambda c, b, vs: list(torch.while_loop(c, fresh(b), tuple(vs))))
+                           while_loop=lambda c, b, vs: list(torch_while_loop()(c, fresh(b), tuple(vs))))

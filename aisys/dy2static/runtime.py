@@ -12,6 +12,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from aisys.controlflow.torch_control import torch_while_loop
+
 STATS: Counter = Counter()
 
 
@@ -34,7 +36,7 @@ def convert_while(cond_fn: Callable, body_fn: Callable, loop_vars: Sequence) -> 
     first = cond_fn(*loop_vars)
     if isinstance(first, torch.Tensor):
         _count("while_loop")
-        return tuple(torch.while_loop(cond_fn, body_fn, tuple(loop_vars)))
+        return tuple(torch_while_loop()(cond_fn, body_fn, tuple(loop_vars)))
     _count("python_while")
     values, go = tuple(loop_vars), first
     while go:
