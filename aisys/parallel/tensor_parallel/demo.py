@@ -5,7 +5,8 @@
 3. what each layer communicates, and how far it is from the dense layer;
 4. why the MLP splits columns first (GeLU before the sum is wrong);
 5. your block and loss beside torch's own DeviceMesh + parallelize_module / loss_parallel;
-6. the communication volume: your formula against the CommLog.
+6. the communication volume: your formula against the CommLog;
+7. dropout: one seed for replicated activations, one per rank inside the TP region.
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ def run(student, console: Console, options) -> None:
     show_order(console, student, first)
     show_versus_torch(console, student, first)
     show_volume(console, student, first)
+    show_dropout(console, first["world"])
 
 
 def pooled(mine: dict) -> list[dict] | None:
@@ -190,3 +192,38 @@ def show_volume(console: Console, student, first: dict) -> None:
 
 def _gap(a, b) -> float:
     return float((a.float() - b.float()).abs().max())
+
+
+def show_dropout(console: Console, world: int, tokens: int = 4, features: int = 16, seed: int = 1234) -> None:
+    """What each rank's dropout mask looks like under the two seeding rules (no ranks needed:
+    a mask is a function of the generator's seed)."""
+    import torch
+    from rich.text import Text
+
+    from aisys.ui.tp_layout import rank_colour
+
+    console.rule("7 · dropout: one seed outside the TP region, one per rank inside")
+    width = features // world if features % world == 0 else features
+
+    def mask(s: int, cols: int) -> torch.Tensor:
+        return torch.rand(tokens, cols, generator=torch.Generator().manual_seed(s)) > 0.5
+
+    def picture(title: str, seeds: list[int]) -> Text:
+        blocks = [mask(s, width) for s in seeds]
+        text = Text(f"{title}\n")
+        for t in range(tokens):
+            for r, block in enumerate(blocks):
+                text.append("".join("■" if keep else "·" for keep in block[t].tolist()), style=rank_colour(r))
+                text.append(" ")
+            text.append("\n")
+        return text
+
+    console.print(picture("inside the TP region, the same seed on every rank — every shard drops the same "
+                          "columns (correlated, not the dense model's dropout):", [seed] * world))
+    console.print(picture("inside, a seed per rank (Megatron: seed + 2718 + rank) — independent masks, like "
+                          "one dense mask over all columns:", [seed + 2718 + r for r in range(world)]))
+    same = all(torch.equal(mask(seed, features), mask(seed, features)) for _ in range(world))
+    console.print(f"outside the region (replicated activations, e.g. after g) every rank must drop the *same* "
+                  f"entries, so all ranks share one seed: identical masks on {world} ranks → "
+                  + ("[green]yes[/]" if same else "[red]no[/]")
+                  + ". Megatron keeps both generators and switches between them.")
