@@ -180,6 +180,8 @@ class RankSet:
         self._closers.append(action)
 
     def start(self) -> None:
+        if self._method == "fork":     # import once here; forked ranks share it (no threads start yet)
+            import torch.distributed  # noqa: F401
         ctx = mp.get_context(self._method)
         backend, device_type, timeout, store_path, fn, args = self._spec
         for r in range(self.nproc):
