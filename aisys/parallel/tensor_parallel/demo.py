@@ -222,8 +222,6 @@ def show_dropout(console: Console, world: int, tokens: int = 4, features: int = 
                           "columns (correlated, not the dense model's dropout):", [seed] * world))
     console.print(picture("inside, a seed per rank (Megatron: seed + 2718 + rank) — independent masks, like "
                           "one dense mask over all columns:", [seed + 2718 + r for r in range(world)]))
-    same = all(torch.equal(mask(seed, features), mask(seed, features)) for _ in range(world))
-    console.print(f"outside the region (replicated activations, e.g. after g) every rank must drop the *same* "
-                  f"entries, so all ranks share one seed: identical masks on {world} ranks → "
-                  + ("[green]yes[/]" if same else "[red]no[/]")
-                  + ". Megatron keeps both generators and switches between them.")
+    console.print("outside the region (replicated activations, e.g. after g) every rank must drop the *same* "
+                  "entries or the copies drift apart: there all ranks draw from one shared seed. Megatron keeps "
+                  "both generators and switches between them.")
