@@ -110,6 +110,9 @@ def _case_result(suite: LabSuite, case: Case, child: ChildRun, timeout: float) -
         if child.timed_out:
             return CaseResult(case.id, "timeout", message=f"the lab ran past {timeout:g} s; killed",
                               weight=case.weight)
+        if child.killed_because:
+            return CaseResult(case.id, "error", message=f"the checker was killed: {child.killed_because}",
+                              weight=case.weight)
         return CaseResult(case.id, "error", weight=case.weight,
                           message=f"the checker process exited (code {child.returncode}) before this case"
                                   " reported; see the lab output")

@@ -30,6 +30,7 @@ from aisys.grading.staging import stage
 
 MAX_FEEDBACK = 8000
 MAX_RESULTS = 256 * 2**20
+MAX_PROCESSES = 32     # in one lab's process tree: ranks, their helpers, and room to spare
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 _BOOT = ("import sys; sys.path.insert(0, {repo!r}); "
          "from aisys.grading.worker import main; main()")
@@ -43,6 +44,7 @@ class ChildRun:
     timed_out: bool = False
     duration_s: float = 0.0
     read_dir: str = ""            # the labs directory the child read (a staged copy, sometimes)
+    killed_because: str = ""      # why the watchdog stopped it early
 
 
 def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> ChildRun:
@@ -80,10 +82,7 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
             proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        try:
-            result.returncode = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            result.timed_out = True
+        _watch(proc, started + timeout, result)
         reaper.kill_tree(proc.pid)
         result.returncode = proc.wait()
         reaper.unregister(proc.pid)
@@ -99,6 +98,24 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
         if isinstance(rec, dict) and rec.get("nonce") == nonce and isinstance(rec.get("case"), str):
             result.records.setdefault(rec["case"], rec)
     return result
+
+
+def _watch(proc: subprocess.Popen, deadline: float, result: ChildRun) -> None:
+    """Wait for the child until the deadline, checking twice a second that its process tree
+    stays small: a loop of `fork` or `multiprocessing` starts is cut off whatever the user
+    (RLIMIT_NPROC does not bind root) and whatever started it (C code included)."""
+    while True:
+        try:
+            result.returncode = proc.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            result.timed_out = True
+            return
+        if len(reaper.descendants(proc.pid)) > MAX_PROCESSES:
+            result.killed_because = f"it started more than {MAX_PROCESSES} processes"
+            return
 
 
 def address_limit() -> int:

@@ -1,9 +1,12 @@
-_HOARD = []   # module-level: kept after the MemoryError, so later cases fail at once
+_size = 64 * 2**20   # module-level: later cases start where the first one ran out
 
 
 def row_major_strides(shape):
-    while True:
-        _HOARD.append(bytearray(64 * 2**20))
+    global _size
+    hoard = []
+    while True:                     # doubling: the address-space limit stops it within a second
+        hoard.append(bytearray(_size))
+        _size *= 2
 
 
 def flat_offset(shape, index, strides=None, offset=0):
