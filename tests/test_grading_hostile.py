@@ -171,7 +171,8 @@ EXPECT = {
     "import_solutions": lambda report, run: _check("reference answers" in _messages(report), report),
     "kill_parent": lambda report, run: _check("outside its sandbox" in _messages(report)
                                               and "may not open" in _messages(report), report),
-    "rank_raises": lambda report, run: _check("rank" in _messages(report), report),
+    "rank_raises": lambda report, run: _check("rank" in _messages(report)
+                                              and "reference answers" in _messages(report), report),
     "spawn_loop": lambda report, run: _check("processes" in _messages(report), report),
     "forge_records": lambda report, run: _check("invalid result record" in _messages(report)
                                                 and "cannot be graded" in _messages(report), report),
