@@ -2,6 +2,7 @@
 so `aisys --help` and `aisys lab list` stay instant."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -96,8 +97,9 @@ def lab_run(name: str, solution: bool, labs_dir: Path | None, dot, trace, nproc,
     item = _available(find_lab(name))
     where = resolve_labs_dir(labs_dir, solutions=solution)
     console = _console()
-    console.rule(f"lab {item.number:02d} {item.slug} — {item.title_en} / {item.title_zh}"
-                 f"  [dim]({display_path(where / item.folder)})[/]")
+    if os.environ.get("RANK", "0") == "0":   # under torchrun, one header for the whole job
+        console.rule(f"lab {item.number:02d} {item.slug} — {item.title_en} / {item.title_zh}"
+                     f"  [dim]({display_path(where / item.folder)})[/]")
     options = DemoOptions(solution=solution, dot=dot, trace=trace, nproc=nproc, backend=backend,
                           device=device, lang=lang)
     run_demo(item, Student(item, where), console, options)
