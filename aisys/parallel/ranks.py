@@ -31,6 +31,9 @@ class LaunchError(RuntimeError):
     def __init__(self, failures: dict[int, str], world: int):
         self.failures = dict(sorted(failures.items()))
         blocks = [f"── rank {r} ──\n{text.rstrip()}" for r, text in self.failures.items()]
+        if any("timed out" in text.lower() for text in self.failures.values()):
+            blocks.append(f"(a collective timed out: did some rank of the {world} skip it, or call a "
+                          "different one? every rank must make the same collectives in the same order)")
         super().__init__(f"{len(self.failures)} of {world} ranks failed:\n" + "\n".join(blocks))
 
 
