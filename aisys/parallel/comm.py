@@ -74,8 +74,10 @@ class LoggedWork:
 
 
 def _logged(op: str, nbytes: int, group: Any, call: Callable[[], Any], async_op: bool, *,
-            peer: int | None = None, finish: Callable[[], None] | None = None) -> Any:
-    record = comm_log().add(op, nbytes, _group_size(group), context.rank(), peer=peer, is_async=async_op)
+            peer: int | None = None, finish: Callable[[], None] | None = None,
+            reduce_op: str | None = None) -> Any:
+    record = comm_log().add(op, nbytes, _group_size(group), context.rank(), peer=peer, is_async=async_op,
+                            reduce_op=reduce_op)
     work = call()
     if async_op:
         return LoggedWork(work, record, finish)
@@ -89,7 +91,8 @@ def all_reduce(t, op: str = "sum", group: Any = None, async_op: bool = False) ->
     """Reduce `t` across the group, in place, on every rank."""
     g = _group(group)
     return _logged("all_reduce", _nbytes(t), g,
-                   lambda: _dist().all_reduce(t, op=_reduce_op(op), group=g, async_op=async_op), async_op)
+                   lambda: _dist().all_reduce(t, op=_reduce_op(op), group=g, async_op=async_op), async_op,
+                   reduce_op=op)
 
 
 def all_gather(t, group: Any = None) -> list:
@@ -115,7 +118,8 @@ def reduce_scatter_tensor(out, inp, op: str = "sum", group: Any = None, async_op
     dist, g = _dist(), _group(group)
     fn = getattr(dist, "reduce_scatter_single", None) or dist.reduce_scatter_tensor
     return _logged("reduce_scatter_tensor", _nbytes(inp), g,
-                   lambda: fn(out, inp, op=_reduce_op(op), group=g, async_op=async_op), async_op)
+                   lambda: fn(out, inp, op=_reduce_op(op), group=g, async_op=async_op), async_op,
+                   reduce_op=op)
 
 
 def broadcast(t, src: int, group: Any = None, async_op: bool = False) -> Any:

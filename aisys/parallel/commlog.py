@@ -1,6 +1,7 @@
 """The CommLog: every collective a rank makes, as plain data.
 
-One record per call: {"op", "bytes", "group_size", "rank", "peer", "async", "start", "end"}.
+One record per call: {"op", "reduce_op", "bytes", "group_size", "rank", "peer", "async", "start",
+"end"}; `reduce_op` ("sum", "max", ...) is set for reductions and None otherwise.
 `bytes` is the payload this rank hands to the call (numel × element size of its input;
 for recv, of the buffer it fills), so "what did rank r send?" is a sum over its records.
 Times are `time.perf_counter()` seconds in this process; an async call gets its `end` when
@@ -21,8 +22,8 @@ class CommLog:
         self.records: list[dict] = []
 
     def add(self, op: str, nbytes: int, group_size: int, rank: int, *, peer: int | None = None,
-            is_async: bool = False) -> dict:
-        record = {"op": op, "bytes": int(nbytes), "group_size": int(group_size), "rank": int(rank),
+            is_async: bool = False, reduce_op: str | None = None) -> dict:
+        record = {"op": op, "reduce_op": reduce_op, "bytes": int(nbytes), "group_size": int(group_size), "rank": int(rank),
                   "peer": peer, "async": is_async, "start": time.perf_counter(), "end": None}
         self.records.append(record)
         return record

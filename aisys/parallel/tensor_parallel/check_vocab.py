@@ -108,7 +108,8 @@ class VocabParallelCrossEntropyCheck(ExerciseCheck):
             loss.backward(kit.on_device(upstream))
         return {"out": loss, "x_grad": kit.grad_or_none(shard), "comm_forward": kit.op_counts(fwd),
                 "comm_backward": kit.op_counts(bwd),
-                "forward_payloads": [int(r["bytes"]) for r in fwd]}
+                "forward_payloads": [int(r["bytes"]) for r in fwd],
+                "forward_reduce_ops": [r.get("reduce_op") for r in fwd if r["op"] == "all_reduce"]}
 
     def judge(self, case, output):
         import torch
@@ -139,6 +140,10 @@ class VocabParallelCrossEntropyCheck(ExerciseCheck):
             if big:
                 return fail(f"rank {r}: an all-reduce carried {max(big)} bytes, more than the {limit} bytes of "
                             f"two values per token ({tokens} tokens): reduce per-token values, not logits")
+            if (got.get("forward_reduce_ops") or []).count("max") > 1:
+                return fail(f"rank {r}: forward made more than one MAX all-reduce; only the per-token maxima "
+                            "take MAX — the exp-sums (and target logits) add up with SUM (the article says MAX: "
+                            "an erratum)")
             if not 2 <= counts.get("all_reduce", 0) <= 3:
                 return fail(f"rank {r}: forward made {counts.get('all_reduce', 0)} all-reduces through "
                             "aisys.parallel.comm; expected 3 (max, exp-sum, target logit)")
