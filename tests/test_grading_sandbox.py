@@ -190,3 +190,38 @@ def test_sandbox_user_path_stages_the_code(monkeypatch):
     child = sandbox.run_child(lab, REPO / "solutions", cases, timeout=60)
     assert child.read_dir != str(REPO / "solutions") and child.read_dir.endswith("labs")
     assert [child.records[c.key]["status"] for c in cases] == ["ok"] * 3, child.feedback
+
+
+def test_reaping_adopts_orphans_and_spares_older_children(tmp_path):
+    from aisys.grading import reaper
+
+    older = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    time.sleep(0.1)                  # a clock tick or more before grading begins
+    marker = tmp_path / "orphan"
+    code = f"""
+import os, time
+if os.fork() == 0:                   # the middle process exits: its child is orphaned
+    os.setsid()
+    open({str(marker)!r}, "w").write(str(os.getpid()))
+    time.sleep(60)
+    os._exit(0)
+"""
+    try:
+        with reaper.reaping():
+            subprocess.run([sys.executable, "-c", code], timeout=30)
+            for _ in range(200):
+                if marker.exists() and marker.read_text():
+                    break
+                time.sleep(0.05)
+            orphan = int(marker.read_text())
+            adopted = reaper._subreaper
+            if not adopted:
+                pytest.skip("this kernel refused PR_SET_CHILD_SUBREAPER")
+            assert Path(f"/proc/{orphan}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid())
+        assert not Path(f"/proc/{orphan}").exists(), "the orphan outlived reaping()"
+        assert older.poll() is None, "a child the caller started before grading was killed"
+    finally:
+        older.kill()
+        older.wait()
+        if marker.exists() and Path(f"/proc/{marker.read_text()}").exists():
+            os.kill(int(marker.read_text()), 9)

@@ -18,10 +18,11 @@ from typing import Iterator
 _lock = threading.Lock()
 _workers: set[int] = set()       # live worker pids: never swept as orphans
 _subreaper = False
+_since = 0                       # clock ticks after boot when reaping began
 
 
-def _table() -> dict[int, tuple[int, int]]:
-    """pid → (parent pid, session id) for every process we can see."""
+def _table() -> dict[int, tuple[int, int, int]]:
+    """pid → (parent pid, session id, start time in clock ticks after boot) for every process."""
     table = {}
     try:
         names = os.listdir("/proc")
@@ -33,7 +34,7 @@ def _table() -> dict[int, tuple[int, int]]:
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            table[int(name)] = (int(fields[1]), int(fields[3]))
+            table[int(name)] = (int(fields[1]), int(fields[3]), int(fields[19]))
         except (OSError, IndexError, ValueError):
             continue
     return table
@@ -42,11 +43,11 @@ def _table() -> dict[int, tuple[int, int]]:
 def descendants(pid: int) -> set[int]:
     """Every process below `pid` in the tree, plus every member of its session."""
     table = _table()
-    found = {p for p, (_, sid) in table.items() if sid == pid and p != pid}
+    found = {p for p, (_, sid, _) in table.items() if sid == pid and p != pid}
     frontier = [pid]
     while frontier:
         parent = frontier.pop()
-        for p, (ppid, _) in table.items():
+        for p, (ppid, _, _) in table.items():
             if ppid == parent and p not in found:
                 found.add(p)
                 frontier.append(p)
@@ -84,12 +85,14 @@ def unregister(pid: int) -> None:
 
 
 def sweep() -> None:
-    """Kill and reap orphans re-parented to us (only while we are a subreaper)."""
+    """Kill and reap orphans re-parented to us (only while we are a subreaper): children that
+    are not workers and started after grading began, so a caller's own children are spared."""
     if not _subreaper:
         return
     me = os.getpid()
     with _lock:
-        orphans = [p for p, (ppid, _) in _table().items() if ppid == me and p not in _workers]
+        orphans = [p for p, (ppid, _, started) in _table().items()
+                   if ppid == me and p not in _workers and started >= _since]
         for pid in orphans:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -101,8 +104,10 @@ def sweep() -> None:
 @contextlib.contextmanager
 def reaping() -> Iterator[None]:
     """Become a child subreaper for the duration of a grading run (Linux; harmless elsewhere)."""
-    global _subreaper
+    global _subreaper, _since
     enabled_here = not _subreaper and _set_subreaper(1)
+    if enabled_here:
+        _since = _ticks_since_boot()
     _subreaper = _subreaper or enabled_here
     try:
         yield
@@ -111,6 +116,14 @@ def reaping() -> Iterator[None]:
         if enabled_here:
             _set_subreaper(0)
             _subreaper = False
+
+
+def _ticks_since_boot() -> int:
+    try:
+        with open("/proc/uptime") as f:
+            return int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK")) + 1   # strictly after
+    except (OSError, ValueError):
+        return 0
 
 
 def _set_subreaper(flag: int) -> bool:

@@ -59,6 +59,9 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
         result.read_dir = str(labs_dir)
         env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
         env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+        # in the environment from the start: every descendant carries it (ranks arm the guard
+        # with it; the reaper recognises orphans by it)
+        env[guard.ENV] = guard.settings(str(labs_dir), str(REPO_DIR / "solutions"))
         with reaper.spawning():
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOT.format(repo=str(REPO_DIR))],
@@ -70,7 +73,7 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
         orders = {"nonce": nonce, "lab": lab.slug, "labs_dir": str(labs_dir), "result_fd": write_fd,
                   "cases": [c.to_json() for c in cases], "cpu_seconds": int(timeout * 2) + 10,
                   "file_bytes": 64 * 2**20, "address_bytes": address_limit(),
-                  "guard": guard.settings(str(labs_dir), str(REPO_DIR / "solutions"))}
+                  "guard": env[guard.ENV]}
         lines: list[str] = []
         chunks: list[bytes] = []
         readers = [threading.Thread(target=_read_lines, args=(read_fd, lines), daemon=True),
