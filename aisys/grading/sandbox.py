@@ -59,8 +59,8 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
         result.read_dir = str(labs_dir)
         env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
         env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
-        # in the environment from the start: every descendant carries it (ranks arm the guard
-        # with it; the reaper recognises orphans by it)
+        # in the environment from the start, so every descendant carries it: rank processes
+        # arm the guard with it, and a leftover grading process is recognisable by it
         env[guard.ENV] = guard.settings(str(labs_dir), str(REPO_DIR / "solutions"))
         with reaper.spawning():
             proc = subprocess.Popen(
