@@ -36,17 +36,20 @@ class RowMajorStrides(ExerciseCheck):
     hint = "stride[i] is the product of all sizes after dimension i (a size of 0 counts as 1, as torch does)"
 
     def cases(self, rng):
-        fixed = [("scalar", []), ("vector", [7]), ("matrix", [2, 3]), ("article", [2, 3, 4])]
-        return [Case(name, {"shape": shape}) for name, shape in fixed] + [
-            Case(f"random-{i}", {"shape": _random_shape(rng, zero_ok=i == 3)}) for i in range(6)]
+        # a scalar's strides are () — paired with a vector so that returning () always fails
+        fixed = [("scalar-and-vector", [[], [7]]), ("matrix", [[2, 3]]), ("article", [[2, 3, 4]])]
+        return [Case(name, {"shapes": shapes}) for name, shapes in fixed] + [
+            Case(f"random-{i}", {"shapes": [[int(rng.integers(1, 6))] + _random_shape(rng, 4, zero_ok=i == 3)]})
+            for i in range(6)]
 
     def run(self, case, student):
-        return list(student.get("row_major_strides")(tuple(case.inputs["shape"])))
+        return [list(student.get("row_major_strides")(tuple(shape))) for shape in case.inputs["shapes"]]
 
     def judge(self, case, output):
         import torch
 
-        return equal(output, list(torch.empty(case.inputs["shape"]).stride()), what="strides")
+        return equal(output, [list(torch.empty(shape).stride()) for shape in case.inputs["shapes"]],
+                     what="strides")
 
 
 class FlatOffset(ExerciseCheck):
