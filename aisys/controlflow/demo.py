@@ -13,7 +13,7 @@ from aisys.controlflow import programs as P
 from aisys.controlflow.dataflow import DataflowGraph
 from aisys.controlflow.interpreter import execute, frame_iterations
 from aisys.controlflow.lowering_checks import RULE_NAMES
-from aisys.controlflow.quiet import quiet_torch
+from aisys.quiet import quiet_torch
 from aisys.controlflow.tokens import Token, show_tag
 from aisys.graph.dot import to_dot
 from aisys.labrun import DemoOptions

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from aisys.dy2static import programs as P
-from aisys.controlflow.quiet import quiet_torch
+from aisys.quiet import quiet_torch
 from aisys.dy2static.ssa_programs import ARTICLE, random_program, run_source
 from aisys.grading.compare import equal
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from aisys.dy2static import programs as P
-from aisys.controlflow.quiet import quiet_torch, torch_logs_off
+from aisys.quiet import quiet_torch, torch_logs_off
 from aisys.grading.compare import close
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from aisys.dy2static import programs as P
 from aisys.dy2static.capture_checks import CAPTURE_INPUTS
 from aisys.dy2static.convert_checks import exported_targets
-from aisys.controlflow.quiet import quiet_torch
+from aisys.quiet import quiet_torch
 from aisys.dy2static.ssa_programs import ARTICLE
 from aisys.labrun import DemoOptions
 from aisys.ui.attempt import attempt
