@@ -80,7 +80,7 @@ def wide_console():
 
 
 def run_all(names: list[str], quick: bool, console) -> tuple[list[dict], dict]:
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     rows: list[dict] = []
     topics_meta = {}
     for name in names:
@@ -99,7 +99,7 @@ def run_all(names: list[str], quick: bool, console) -> tuple[list[dict], dict]:
         topics_meta[name] = {"wall_s": round(took, 2), "load_before": load_before, "load_after": load_average()}
         console.print(f"  {name}: {len(got)} row(s) in {took:.1f} s (load {load_before} → {load_average()})")
         rows.extend(got)
-    meta = {**machine(), "quick": quick, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    meta = {**machine(), "quick": quick, "started": started,
             "wall_s": round(time.perf_counter() - start, 2), "topics": topics_meta}
     return rows, meta
 
