@@ -13,7 +13,9 @@ with seccomp-bpf so untraced work runs at full speed). Every `spawn_ranks` makes
 fresh rendezvous directory (`mkdtemp(prefix="aisys-rdzv-")`), so the mkdir calls of
 `aisys-rdzv-*` directories are the launches; the process tree (clone/fork results) says which
 lab's grading child (`aisys.grading.worker`, started once per lab, labs in catalog order)
-made them and how many processes that lab started in all.
+made them and how many processes that lab started in all. What one launch costs is timed
+apart: `aisys.parallel.launch` of 2 and 4 ranks that only run a barrier, next to the slowest
+distributed lab's check. The CPU-time row (user+sys of every process) does not grow with load.
 """
 from __future__ import annotations
 
@@ -133,9 +135,33 @@ def check_once(trace: bool, slugs: Sequence[str] = ()) -> tuple[float, float, di
     return wall, cpu, report, tree
 
 
+_LAUNCH_PROBE = """
+import json, sys, time
+import torch.distributed as dist
+from aisys.parallel.launch import launch
+runs = {}
+for world in (2, 4):
+    launch(dist.barrier, world)          # warm-up
+    runs[world] = []
+    for _ in range(int(sys.argv[1])):
+        start = time.perf_counter()
+        launch(dist.barrier, world)
+        runs[world].append(time.perf_counter() - start)
+print(json.dumps(runs))
+"""
+
+
+def launch_cost(repeats: int) -> dict[int, Timing]:
+    """Wall time of one `aisys.parallel.launch` of 2 and 4 ranks that only run a barrier
+    (torch already imported, as in a grading child): what one launch costs a lab's check."""
+    proc = subprocess.run([sys.executable, "-c", _LAUNCH_PROBE, str(repeats)], cwd=REPO, env=bench_env(),
+                          capture_output=True, text=True, timeout=300, check=True)
+    return {int(world): Timing(runs) for world, runs in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+
+
 def main(quick: bool = False) -> list[dict]:
     """Full: every built lab, 2-3 runs. Quick: the distributed labs only, one run."""
-    from aisys.catalog import LABS
+    from aisys.catalog import LABS, find_lab
 
     trace = strace_works()
     slugs = [lab.slug for lab in LABS if lab.distributed and lab.available] if quick else []
@@ -173,6 +199,15 @@ def main(quick: bool = False) -> list[dict]:
                              note=f"score {lab['score']:g}/{lab['max_score']:g}" + (
                                  "" if floor is None else f"; a child that only imports torch takes {floor:.1f} s here")))
     rows.extend(launch_rows(labs, trees, trace))
+    slowest = max((lab for lab in labs if find_lab(lab["slug"]).distributed),
+                  key=lambda lab: statistics.median(durations[lab["slug"]]), default=None)
+    if slowest is not None:
+        lab_time = statistics.median(durations[slowest["slug"]])
+        for world, t in launch_cost(3 if quick else 7).items():
+            rows.append(make_row(f"one rank launch, {world} ranks + a barrier", None, lab_time, "s", timing=t,
+                                 reference_name=f"check lab {slowest['number']:02d} {slowest['slug']}",
+                                 note="aisys.parallel.launch (FileStore rendezvous, gloo), torch already imported: "
+                                      "the ratio is the share of that lab's check one launch costs"))
     return rows
 
 
