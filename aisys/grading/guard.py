@@ -83,11 +83,19 @@ class _Hook:
             return                                   # one's own process group
         if target == -1:
             raise Refused("graded code may not signal every process")
-        pid = -target if target < -1 else target
-        try:
-            inside = os.getsid(pid) == self.session
-        except OSError:
-            return                                   # no such process: the call fails on its own
+        ident = abs(target)
+        if event == "os.killpg" or target < -1:      # a process group
+            if ident == os.getpgrp():
+                return
+            try:
+                inside = os.getsid(ident) == self.session
+            except OSError:
+                inside = False                       # its leader is gone: the group can't be shown ours
+        else:
+            try:
+                inside = os.getsid(ident) == self.session
+            except OSError:
+                return                               # no such process: the call fails on its own
         if not inside:
             raise Refused(f"graded code may not signal processes outside its sandbox ({event} {target})")
 
