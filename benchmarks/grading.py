@@ -220,7 +220,11 @@ def launch_rows(labs: list[dict], trees: list[ProcessTree | None], trace: bool) 
                 for slug in distributed]
     rows = []
     slugs = [lab["slug"] for lab in labs]
-    counts = [launches_by_lab(tree, slugs) for tree in trees if tree is not None]
+    try:
+        counts = [launches_by_lab(tree, slugs) for tree in trees if tree is not None]
+    except ValueError as err:   # e.g. a lab whose checks did not load started no child
+        return [error_row(f"rank launches: {slug}", f"could not attribute the trace to labs: {err}")
+                for slug in distributed]
     for slug in distributed:
         launches = max(c[slug][0] for c in counts)
         processes = max(c[slug][1] for c in counts)

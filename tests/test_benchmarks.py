@@ -76,6 +76,14 @@ def test_parse_strace_attributes_launches_and_processes_to_labs():
         launches_by_lab(tree, ["only-one-lab"])
 
 
+def test_launch_rows_degrade_to_error_rows_when_the_trace_does_not_match():
+    from benchmarks.grading import launch_rows
+
+    labs = [{"slug": "graph"}, {"slug": "data-parallel"}]
+    rows = launch_rows(labs, [parse_strace(TRACE.replace("aisys.grading.worker", "other"))], trace=True)
+    assert [r["name"] for r in rows] == ["rank launches: data-parallel"] and "attribute" in rows[0]["error"]
+
+
 def test_autodiff_program_and_reference_agree_with_torch_on_a_small_program():
     from benchmarks.autodiff import program, runners
 
