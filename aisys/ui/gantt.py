@@ -3,6 +3,9 @@
 Takes anything with `workers` and `slots` (each slot has op, worker, start, end) — a
 scheduling `Timeline`, or a collective log turned into one — so every lab draws time the
 same way. Bars are scaled to `width` characters; an op too short to label gets a block.
+The percentage beside a row is the share of the chart's wall time (first start to last
+end) in which that row is busy: overlapping ops on one row (several all-reduces in
+flight) count once, so every row is at most 100%.
 """
 from __future__ import annotations
 
@@ -12,6 +15,17 @@ from rich.table import Table
 from rich.text import Text
 
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
+
+
+def busy_time(slots: list) -> float:
+    """Length of the union of the slots' [start, end) intervals (overlaps counted once)."""
+    total, reach = 0.0, float("-inf")
+    for slot in sorted(slots, key=lambda s: s.start):
+        begin = max(slot.start, reach)
+        if slot.end > begin:
+            total += slot.end - begin
+        reach = max(reach, slot.end)
+    return total
 
 
 def gantt(timeline: Any, title: str = "", width: int = 54, unit: str = "") -> Table:
@@ -41,8 +55,7 @@ def gantt(timeline: Any, title: str = "", width: int = 54, unit: str = "") -> Ta
             bar.append(cell, style=f"black on {_COLOURS[(i + row) % len(_COLOURS)]}" if label
                        else _COLOURS[(i + row) % len(_COLOURS)])
             cursor = right
-        busy = sum(s.end - s.start for s in mine)
-        table.add_row(worker, bar, f"{100 * busy / span:5.1f}%")
+        table.add_row(worker, bar, f"{100 * busy_time(mine) / span:5.1f}%")
     axis = f"0 … {end - start:.6g}{(' ' + unit) if unit else ''}"
-    table.caption = f"time {axis} · makespan {end - start:.6g}"
+    table.caption = f"time {axis} · % = share of that wall time each row is busy"
     return table

@@ -44,6 +44,11 @@ def ring_part(ring_all_reduce) -> dict:
             "messages": sum(r["op"] == "send" for r in records)}
 
 
+def _size(nbytes: int) -> str:
+    """Bytes as a short label: '512 B', '6 KiB' (a bias all-reduce is under 1 KiB)."""
+    return f"{nbytes} B" if nbytes < 1024 else f"{nbytes / 1024:.3g} KiB"
+
+
 def ddp_part(cls, **kwargs) -> dict:
     import torch
     import torch.nn.functional as F
@@ -68,8 +73,8 @@ def ddp_part(cls, **kwargs) -> dict:
             t2 = time.perf_counter()
         opt.step()
         spans = [("forward+backward", 0.0, t1 - t0)] + [
-            (f"all_reduce {r['bytes'] // 1024} KiB", r["start"] - t0, (r["end"] or t2) - t0)
-            for r in records if r["op"] == "all_reduce"] + [("wait (sync_gradients)", t1 - t0, t2 - t0)]
+            (f"all_reduce {_size(r['bytes'])}", r["start"] - t0, (r["end"] or t2) - t0)
+            for r in records if r["op"] == "all_reduce" and r["bytes"]] + [("wait (sync_gradients)", t1 - t0, t2 - t0)]
         mean = loss.detach().clone()
         comm.all_reduce(mean, op="avg")
         losses.append(float(mean))
