@@ -58,7 +58,9 @@ def test_plausible_bugs_lose_points(tmp_path):
     assert "sqrt-64" in run and "alive at the peak" in run["sqrt-64"]
     assert "store-all-12" not in run                     # storing everything is right for the plan [0]
     assert "flat-dict" in _failed(report, "grad_of_struct")
-    assert "4 multiplications" in _failed(report, "fused_cube")["x=2"]
+    fused = _failed(report, "fused_cube")            # right values, unfused: only the op-count cases fail
+    assert set(fused) == {c["id"] for c in exercise(report, "fused_cube")["cases"] if c["id"].startswith("op-count")}
+    assert "4 multiplications" in fused["op-count-x=1.5"] and exercise(report, "fused_cube")["score"] == 7.5
     loop = _failed(report, "logistic_loop")
     assert "x=0.3,n=4" in loop and "n=1" not in loop
     assert exercise(report, "logistic_closed")["status"] == "passed"
@@ -78,6 +80,28 @@ def test_lab03_needs_the_students_lab02(tmp_path):
     assert loop["status"] == "error" and "02_autodiff/reverse_mode.py" in loop["message"]
     fused = execute_case(SUITE.checks["fused_cube"], cases["fused_cube"], student)
     assert fused["status"] == "ok" and SUITE.judge(cases["fused_cube"], fused["output"]).passed
+
+
+@pytest.mark.parametrize("body, failing, words", [
+    ("return x ** 3, 3 * x ** 2", "op-count", "** was used"),
+    ("t = x * x\n    return t * x, 2 * t", "all", "x²"),
+])
+def test_fused_cube_splits_values_from_op_count(tmp_path, body, failing, words):
+    """In-process: a power loses only the op-count cases; a wrong derivative loses every case."""
+    from aisys.autodiff.challenges.checks import SUITE
+    from aisys.catalog import find_lab
+    from aisys.grading.execute import execute_case
+    from aisys.workspace import Student
+
+    labs = workspace(tmp_path, FOLDER, {"fused.py": [("t = x * x\n    return t * x, 3 * t", body)]})
+    student = Student(find_lab("ad-challenges"), labs)
+    verdicts = {}
+    for case in (c for c in SUITE.plan(0) if c.exercise == "fused_cube"):
+        record = execute_case(SUITE.checks["fused_cube"], case, student)
+        verdicts[case.id] = SUITE.judge(case, record["output"])
+    failed = {cid for cid, v in verdicts.items() if not v.passed}
+    assert failed == (set(verdicts) if failing == "all" else {c for c in verdicts if c.startswith(failing)})
+    assert any(words in verdicts[c].message for c in failed)
 
 
 def test_demo_exits_zero_with_the_solution():

@@ -1,16 +1,14 @@
 """Lab 03, part 2 — fused derivative code: compute a function and its derivative together.
 
 An AD system that generates derivative *code* (source transformation, or a compiler
-fusing forward and backward) can share work between the two. For f(x) = x³ the
-derivative is f'(x) = 3x²; both need x·x:
+fusing forward and backward) sees the function and its derivative side by side, so it can
+spot a subexpression they both need, compute it once, and reuse it. Frameworks do the same
+when backward reuses a value the forward pass saved: for the sigmoid s = σ(x), the
+derivative σ'(x) = s·(1 − s) needs no new exponential, only the saved s.
 
-    t = x·x        (shared)
-    f  = t·x
-    f' = 3·t
-
-three multiplications for the pair, where computing them separately (x·x·x, then 3·x·x)
-takes five. The same sharing is what a framework does when backward reuses a value
-the forward pass saved.
+Here the function is f(x) = x³ with f'(x) = 3x². Written separately, x·x·x and 3·x·x take
+five multiplications. Look at the two formulas together: one product appears in both.
+Computed once and shared, the pair costs three multiplications.
 
 Source: 自动微分的挑战&未来 (ZOMI, AISystem 05Framework/02AutoDiff).
 """
@@ -25,7 +23,7 @@ def fused_cube(x: Any) -> tuple[Any, Any]:
     x is a number-like object: the checks pass one that counts every operation, so use
     plain arithmetic on x only (no float(x), no math functions, no pow).
 
-    Hint: t = x * x is the shared piece.
+    Hint: which product do x³ and 3x² have in common? Store it in a variable.
     """
     # BEGIN SOLUTION
     t = x * x

@@ -66,12 +66,18 @@ class LogisticClosed(_LogisticCheck):
 
 
 class FusedCube(ExerciseCheck):
+    """Two kinds of case, so correct-but-unfused code earns part of the points:
+    `values-*` judge (x³, 3x²) against torch; `op-count-*` also count the multiplications."""
     exercise = "fused_cube"
-    hint = "t = x * x once; x³ = t * x and 3x² = 3 * t — three multiplications, no **"
+    hint = ("x³ and 3x² share a factor: compute it once, keep it in a variable and build both results "
+            "from it; avoid ** (a power hides multiplications)")
+    MAX_MULS = 3
 
     def cases(self, rng):
-        fixed = [Case(f"x={x:g}", {"x": x}) for x in (2.0, 0.0, -1.5)]
-        return fixed + [Case(f"random-{i}", {"x": float(np.round(rng.uniform(-4, 4), 3))}) for i in range(3)]
+        draw = lambda: float(np.round(rng.uniform(-4, 4), 3))  # noqa: E731
+        values = [Case(f"values-x={x:g}", {"x": x}) for x in (2.0, -1.5, draw(), draw())]
+        counts = [Case(f"op-count-x={x:g}", {"x": x, "count": True}, 2) for x in (1.5, draw())]
+        return values + counts
 
     def run(self, case, student):
         counter = Counter()
@@ -87,15 +93,23 @@ class FusedCube(ExerciseCheck):
         cube = v ** 3
         (deriv,) = torch.autograd.grad(cube, [v])
         if output["counted"] != [True, True]:
-            return fail("return two values computed from x with arithmetic "
+            return fail("fused_cube should return two values computed from x with arithmetic "
                         "(a float(x), a math function or a constant escapes the op counter)")
-        verdict = close_list(output["values"], [cube.item(), deriv.item()], ["x³", "3x²"], **TOL)
+        verdict = close_list(output["values"], [cube.item(), deriv.item()],
+                             ["x³ (the first result)", "3x² (the second result)"], **TOL)
+        if not case.inputs.get("count"):
+            return verdict
+        if not verdict.passed:
+            return fail("the multiplications are only counted once x³ and 3x² are right "
+                        "(see the values-* cases)")
         ops = output["ops"]
-        if verdict.passed and ops.get("pow", 0):
-            return fail(f"used ** {ops['pow']} time(s): a power hides multiplications; share t = x·x instead")
-        if verdict.passed and ops.get("mul", 0) > 3:
-            return fail(f"{ops['mul']} multiplications for (x³, 3x²); the fused version needs only 3")
-        return verdict
+        if ops.get("pow", 0):
+            return fail(f"x³ and 3x² are right, but ** was used {ops['pow']} time(s): a power hides "
+                        "multiplications, so compute the shared factor once instead")
+        if ops.get("mul", 0) > self.MAX_MULS:
+            return fail(f"x³ and 3x² are right, but they took {ops['mul']} multiplications; sharing "
+                        f"work between them needs only {self.MAX_MULS}")
+        return PASS
 
 
 class GradOfStruct(ExerciseCheck):

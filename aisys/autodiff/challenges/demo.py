@@ -71,7 +71,7 @@ def _lab02_ready(console: Console, lab02: Student) -> bool:
 
 
 def fused(student: Student, console: Console) -> None:
-    console.rule("2 · fused derivative code: (x³, 3x²) sharing t = x·x")
+    console.rule("2 · fused derivative code: (x³, 3x²) sharing a subexpression")
 
     def count(fn):
         counter = Counter()
