@@ -33,6 +33,7 @@ class Lab:
     package: str             # subpackage of aisys with this lab's demo.py and checks.py
     exercises: tuple[Exercise, ...]
     distributed: bool = False
+    demo_flags: tuple[str, ...] = ()   # the `lab run` options its demo uses beyond --solution/--labs-dir
 
     @property
     def max_score(self) -> float:
@@ -75,7 +76,8 @@ LABS: tuple[Lab, ...] = (
         ("计算图基本介绍", "计算图原理"), "graph",
         _ex("tensors.py", ("row_major_strides", 10), ("flat_offset", 10), ("tensor_info", 10))
         + _ex("functions.py", ("MyReLU", 10), ("MySigmoid", 10))
-        + _ex("graphs.py", ("graph_from_torch", 20), ("topo_sort", 15), ("backward_graph", 15))),
+        + _ex("graphs.py", ("graph_from_torch", 20), ("topo_sort", 15), ("backward_graph", 15)),
+        demo_flags=("dot",)),
     Lab(2, "autodiff", "02_autodiff", "Automatic differentiation", "自动微分",
         ("计算图与自动微分", "动手实现 PyTorch 微分"), "autodiff.modes",
         _ex("traces.py", ("evaluation_trace", 5), ("adjoint_trace", 10))
@@ -95,7 +97,8 @@ LABS: tuple[Lab, ...] = (
         _ex("primitives.py", ("switch", 8), ("merge", 8), ("enter", 6), ("exit_", 6),
             ("next_iteration", 6))
         + _ex("lowering.py", ("cond", 16), ("while_loop", 20), ("unroll", 10))
-        + _ex("loop_grad.py", ("while_loop_grad", 20))),
+        + _ex("loop_grad.py", ("while_loop_grad", 20)),
+        demo_flags=("dot",)),
     Lab(5, "dy2static", "05_dy2static", "Dynamic to static", "动静转换",
         ("动态图与静态图转换",), "dy2static",
         _ex("tracing.py", ("trace", 25))
@@ -108,7 +111,8 @@ LABS: tuple[Lab, ...] = (
             ("backward_order", 10))
         + _ex("executor.py", ("run_graph", 15))
         + _ex("dispatch.py", ("Dispatcher", 10))
-        + _ex("partition.py", ("partition", 15))),
+        + _ex("partition.py", ("partition", 15)),
+        demo_flags=("trace",)),
     Lab(7, "data-parallel", "07_data_parallel", "Data parallelism", "数据并行",
         ("数据并行",), "parallel.data_parallel",
         _ex("sampler.py", ("shard_indices", 10))
@@ -116,7 +120,7 @@ LABS: tuple[Lab, ...] = (
         + _ex("ddp.py", ("NaiveDDP", 10), ("BucketedDDP", 20))
         + _ex("zero.py", ("ZeroOptimizer", 20), ("zero_memory", 5), ("zero_comm", 5))
         + _ex("param_server.py", ("ParameterServer", 15)),
-        distributed=True),
+        distributed=True, demo_flags=("nproc", "backend", "device")),
     Lab(8, "tensor-parallel", "08_tensor_parallel", "Tensor parallelism", "张量并行",
         ("张量并行",), "parallel.tensor_parallel",
         _ex("operators.py", ("copy_to_tp", 5), ("reduce_from_tp", 5), ("gather_from_tp", 5))
@@ -125,7 +129,7 @@ LABS: tuple[Lab, ...] = (
         + _ex("attention.py", ("ParallelAttention", 15))
         + _ex("vocab.py", ("VocabParallelEmbedding", 10), ("vocab_parallel_cross_entropy", 15))
         + _ex("comm_volume.py", ("tp_comm_volume", 10)),
-        distributed=True),
+        distributed=True, demo_flags=("nproc", "backend", "device")),
 )
 
 

@@ -83,26 +83,46 @@ def lab_show(name: str, lang: str, labs_dir: Path | None) -> None:
 @click.argument("name")
 @click.option("--solution", is_flag=True, help="run the reference answers instead of your code")
 @click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
-@click.option("--dot", type=click.Path(path_type=Path), help="graph lab: write the forward graph as DOT")
-@click.option("--trace", type=click.Path(path_type=Path), help="scheduling lab: write a Chrome trace JSON")
-@click.option("--nproc", type=click.IntRange(1, 64), default=2, show_default=True, help="ranks to spawn")
+@click.option("--dot", type=click.Path(path_type=Path, dir_okay=False), help="graph labs: write a graph as DOT")
+@click.option("--trace", type=click.Path(path_type=Path, dir_okay=False),
+              help="scheduling lab: write the timelines as Chrome trace JSON")
+@click.option("--nproc", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="parallel labs: ranks to spawn")
 @click.option("--backend", type=click.Choice(["auto", "gloo", "nccl"]), default="auto", show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--lang", type=LANGS, default="en", show_default=True)
-def lab_run(name: str, solution: bool, labs_dir: Path | None, dot, trace, nproc, backend, device, lang) -> None:
+@click.pass_context
+def lab_run(ctx, name: str, solution: bool, labs_dir: Path | None, dot, trace, nproc, backend, device) -> None:
     """Run a lab's demo on your code and show what it does."""
     from aisys.labrun import DemoOptions, run_demo
     from aisys.workspace import Student, display_path, resolve_labs_dir
 
     item = _available(find_lab(name))
-    where = resolve_labs_dir(labs_dir, solutions=solution)
+    where = _lab_folder_in(resolve_labs_dir(labs_dir, solutions=solution), item)
+    for path in (dot, trace):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
     console = _console()
+    unused = [f"--{flag}" for flag in ("dot", "trace", "nproc", "backend", "device")
+              if flag not in item.demo_flags
+              and ctx.get_parameter_source(flag) is not click.core.ParameterSource.DEFAULT]
+    if unused:
+        console.print(f"[yellow]note: lab {item.slug} does not use {', '.join(unused)}[/]")
     if os.environ.get("RANK", "0") == "0":   # under torchrun, one header for the whole job
         console.rule(f"lab {item.number:02d} {item.slug} — {item.title_en} / {item.title_zh}"
                      f"  [dim]({display_path(where / item.folder)})[/]")
     options = DemoOptions(solution=solution, dot=dot, trace=trace, nproc=nproc, backend=backend,
-                          device=device, lang=lang)
-    run_demo(item, Student(item, where), console, options)
+                          device=device)
+    try:
+        run_demo(item, Student(item, where), console, options)
+    except OSError as err:   # e.g. --dot into a read-only folder
+        raise UserError(f"{err.strerror or err}: {getattr(err, 'filename', '') or ''}".rstrip(": ")) from None
+
+
+def _lab_folder_in(where: Path, item) -> Path:
+    """`where` if it holds the lab's folder; a clear error if it is not a labs directory."""
+    if not (where / item.folder).is_dir():
+        raise UserError(f"{where} has no {item.folder}/ folder — is it a labs directory?")
+    return where
 
 
 @cli.command()
@@ -127,6 +147,11 @@ def check(names, labs_dir, solutions, submission, seed, fmt, output, timeout, jo
     labs = [_available(item) for item in find_labs(list(names))]
     show_tables = fmt == "text" and output is None
     with graded_dir(labs_dir, solutions, submission) as (where, shown, renames):
+        if submission is None:   # a submission may hold only some labs; a workspace must hold them
+            labs = [_lab_folder_in(where, item) and item for item in labs] if names else \
+                [item for item in labs if (where / item.folder).is_dir()]
+            if not labs:
+                raise UserError(f"{where} holds no lab folders (like 01_graph/) — is it a labs directory?")
         report = run_check(labs, where, shown, seed=seed, timeout=timeout, jobs=jobs,
                            console=_console(stderr=not show_tables), renames=renames)
     text = FORMATS[fmt](report)

@@ -19,7 +19,6 @@ class DemoOptions:
     nproc: int = 2                 # labs 07-08: ranks to spawn
     backend: str = "auto"          # auto | gloo | nccl
     device: str = "auto"           # auto | cpu | cuda
-    lang: str = "en"
 
 
 def run_demo(lab: Lab, student: Student, console: Console, options: DemoOptions) -> None:

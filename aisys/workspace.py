@@ -103,6 +103,32 @@ def _student_line(err: BaseException, path: Path) -> str:
     return f":{frames[-1].lineno}" if frames else ""
 
 
+def stub_origin(err: BaseException, labs_dir: Path) -> tuple[Path, str] | None:
+    """Where in the student's files a NotImplementedError came from: (file, function).
+
+    The innermost frame under `labs_dir` is the stub that still raises — often a helper the
+    exercise calls, or another lab's file, rather than the exercise itself.
+    """
+    root = Path(labs_dir).resolve()
+    origin = None
+    tb = err.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if path.is_absolute() and root in path.resolve().parents:
+            code = tb.tb_frame.f_code
+            origin = (path, getattr(code, "co_qualname", code.co_name))
+        tb = tb.tb_next
+    return origin
+
+
+def stub_note(err: BaseException, student: "Student", exercise: str) -> str:
+    """'' when `exercise` itself is the stub; else which other function still raises."""
+    origin = stub_origin(err, student.labs_dir)
+    if origin is None or origin[1].split(".")[0] == exercise:
+        return ""
+    return f"{display_path(origin[0])}: {origin[1]}"
+
+
 def sibling(caller_file: str, slug: str, file: str) -> ModuleType:
     """Load another lab's file from the same labs directory as `caller_file`.
 
@@ -113,4 +139,5 @@ def sibling(caller_file: str, slug: str, file: str) -> ModuleType:
     return Student(find_lab(slug), labs_dir).module(file)
 
 
-__all__ = ["LABS", "Student", "display_path", "load_module", "resolve_labs_dir", "sibling"]
+__all__ = ["LABS", "Student", "display_path", "load_module", "resolve_labs_dir", "sibling", "stub_note",
+           "stub_origin"]

@@ -86,3 +86,30 @@ def test_import_error_is_one_clear_message(tmp_path):
 def test_python_dash_m_works():
     proc = run_cli("--version")
     assert proc.returncode == 0 and "aisys" in proc.stdout
+
+
+def test_a_folder_that_is_not_a_labs_dir_is_refused(tmp_path):
+    for args in (["lab", "run", "graph"], ["check", "graph"], ["check"]):
+        proc = run_cli(*args, "--labs-dir", str(tmp_path))
+        assert proc.returncode == 2, args
+        assert "is it a labs directory?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_demo_output_paths_are_checked_before_running(tmp_path):
+    proc = run_cli("lab", "run", "graph", "--solution", "--dot", str(tmp_path / "no" / "such" / "f.dot"))
+    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot write")
+
+
+def test_flags_a_lab_does_not_use_are_named():
+    proc = run_cli("lab", "run", "graph", "--nproc", "4")
+    assert proc.returncode == 0 and "does not use --nproc" in proc.stdout
+
+
+def test_a_helper_stub_is_named_instead_of_the_exercise(tmp_path):
+    labs = workspace(tmp_path, "01_graph", {"graphs.py": [
+        ("def topo_sort(graph: Graph) -> list[str]:",
+         "def _kahn(graph):\n    raise NotImplementedError\n\n\ndef topo_sort(graph: Graph) -> list[str]:\n    return _kahn(graph)\n\n\ndef _unused(graph: Graph) -> list[str]:")]})
+    run = run_cli("lab", "run", "graph", "--labs-dir", str(labs))
+    assert "graphs.py: _kahn (used by topo_sort)" in run.stdout
+    check = run_cli("check", "graph", "--labs-dir", str(labs), "--format", "json")
+    assert "graphs.py: _kahn still raises NotImplementedError" in check.stdout

@@ -17,6 +17,7 @@ from aisys.errors import StudentCodeError
 from aisys.grading import guard
 from aisys.grading.plain import NotPlainData, to_plain
 from aisys.grading.spec import Case, ExerciseCheck
+from aisys.workspace import stub_note
 
 MAX_STDOUT = 2000
 
@@ -49,17 +50,31 @@ def record(case: Case, status: str, output: Any = None, message: str = "", stdou
             "stdout": stdout[:MAX_STDOUT]}
 
 
+_case_time_cap: float | None = None
+
+
+def cap_case_time(seconds: float | None) -> None:
+    """The grading worker caps every case's time below the lab's, so one endless loop can't
+    use up the whole lab's time (ranks forked from the worker inherit the cap)."""
+    global _case_time_cap
+    _case_time_cap = seconds
+
+
 def execute_case(check: ExerciseCheck, case: Case, student: Any, *, timeout: float | None = None) -> dict:
     """Run `check.run` on student code with stdout captured and a time limit."""
     guard.arm()   # a no-op outside grading; in a rank process the first case arms it
     buffer = io.StringIO()
     limit = check.case_timeout if timeout is None else timeout
+    if _case_time_cap:
+        limit = min(limit, _case_time_cap)
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), time_limit(limit):
             output = check.run(case, student)
             plain = to_plain(output)
-    except NotImplementedError:
-        return record(case, "not_implemented", message="not started", stdout=buffer.getvalue())
+    except NotImplementedError as err:
+        other = stub_note(err, student, case.exercise) if hasattr(student, "labs_dir") else ""
+        message = f"not started: {other} still raises NotImplementedError" if other else "not started"
+        return record(case, "not_implemented", message=message, stdout=buffer.getvalue())
     except CaseTimeout:
         return record(case, "timeout", message=f"took longer than {limit:g} s", stdout=buffer.getvalue())
     except StudentCodeError as err:

@@ -45,10 +45,12 @@ def main() -> None:
     apply_limits(int(orders["cpu_seconds"]), int(orders["file_bytes"]), int(orders.get("address_bytes", 0)))
 
     from aisys.catalog import find_lab
+    from aisys.grading.execute import cap_case_time
     from aisys.grading.plain import dumps
     from aisys.grading.spec import Case
     from aisys.workspace import Student
 
+    cap_case_time(orders.get("case_time_cap"))
     lab = find_lab(orders["lab"])
     suite = importlib.import_module(lab.checks_module).SUITE
     student = Student(lab, Path(orders["labs_dir"]))

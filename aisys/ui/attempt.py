@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from aisys.errors import StudentCodeError
+from aisys.workspace import stub_note
 
 T = TypeVar("T")
 
@@ -20,13 +21,23 @@ def attempt(console: Console, student: Any, name: str, action: Callable[[Any], T
     """
     try:
         return action(student.get(name))
-    except NotImplementedError:
-        console.print(f"[yellow]not implemented yet — edit {student.where(name)}[/]")
+    except NotImplementedError as err:
+        other = stub_note(err, student, name)
+        where = f"{other} (used by {name})" if other else student.where(name)
+        console.print(f"[yellow]not implemented yet — edit {where}[/]")
     except StudentCodeError as err:
-        console.print(f"[red]{err}[/]")
+        _print_once(console, student, f"[red]{err}[/]")
     except Exception as err:  # the student's bug: show it, keep the demo going
         from aisys.grading.execute import student_traceback
 
         console.print(Panel(student_traceback(err, student) or traceback.format_exc(limit=-3),
                             title=f"[red]{name} raised", border_style="red"))
     return None
+
+
+def _print_once(console: Console, student: Any, text: str) -> None:
+    """A broken file breaks every exercise in it: say so once, not once per exercise."""
+    said = student.__dict__.setdefault("_said", set())
+    if text not in said:
+        said.add(text)
+        console.print(text)
