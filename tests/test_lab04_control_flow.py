@@ -85,6 +85,12 @@ def test_demo_exits_zero(args):
     assert "Traceback" not in proc.stdout + proc.stderr
     if args:
         assert "✗" not in proc.stdout and "while_1" in proc.stdout
+        merged_dead = next(line for line in proc.stdout.splitlines() if "[dead, dead]" in line)
+        assert "dead @ main:0/while_0:2" in merged_dead   # the tag in the table's title
+        assert "The last column of table 4 ran" in proc.stdout
+    else:
+        assert "edit labs/04_control_flow/lowering.py: cond" in proc.stdout
+        assert "table 4 ran" not in proc.stdout   # table 4 was not drawn
 
 
 # ---------------------------------------------------------------- the bench

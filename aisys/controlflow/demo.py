@@ -30,29 +30,29 @@ BRANCH_FEEDS = {"piecewise": [{"x": 3.0}, {"x": -2.0}], "two_operands": [{"x": 1
 
 def run(student: Student, console: Console, options: DemoOptions) -> None:
     rules = firing_rules(student, console)
-    lowering = SimpleNamespace(cond=attempt(console, student, "cond", lambda f: f),
-                               while_loop=attempt(console, student, "while_loop", lambda f: f))
+    lowering = Lowering(student, console)
     if rules is None:
         console.print("[yellow]the graphs below need all five firing rules; showing the wiring only[/]")
     wiring(console, lowering, rules, options)
-    results(console, lowering, rules)
+    compared_with_torch = results(console, lowering, rules)
     gradients(student, console)
     unrolling(student, console)
-    torch_side_by_side(console)
+    torch_side_by_side(console, compared_with_torch)
     approaches(console)
 
 
 def firing_rules(student: Student, console: Console):
     console.rule("1 · firing rules: tokens in, tokens out")
-    live, dead = Token(3.0, (("main", 0), ("while_0", 2))), Token(None, (("main", 0),), True)
+    live = Token(3.0, (("main", 0), ("while_0", 2)))
+    dead = Token(None, live.tag, True)   # every input in the table carries the tag in the title
     pred_t, pred_f = Token(True, live.tag), Token(False, live.tag)
     examples = {
         "switch": [("data=3.0, pred=True", lambda f: f(live, pred_t)), ("data=3.0, pred=False", lambda f: f(live, pred_f))],
         "merge": [("[live, not arrived]", lambda f: f([live, None])), ("[dead, not arrived]", lambda f: f([dead, None])),
                   ("[dead, dead]", lambda f: f([dead, dead]))],
         "enter": [("live, frame 'while_1'", lambda f: f(live, "while_1"))],
-        "exit_": [("live", lambda f: f(live)), ("dead", lambda f: f(Token(None, live.tag, True)))],
-        "next_iteration": [("live", lambda f: f(live)), ("dead", lambda f: f(Token(None, live.tag, True)))],
+        "exit_": [("live", lambda f: f(live)), ("dead", lambda f: f(dead))],
+        "next_iteration": [("live", lambda f: f(live)), ("dead", lambda f: f(dead))],
     }
     table = Table("rule", "input", "output", title=f"input token tag: {show_tag(live.tag)}", title_justify="left")
     for name, cases in examples.items():
@@ -69,22 +69,22 @@ def _show(out) -> str:
     if isinstance(out, Token):
         return "dead @ " + show_tag(out.tag) if out.dead else f"{out.value!r} @ {show_tag(out.tag)}"
     if isinstance(out, (tuple, list)):
-        return "(false: " + _show(out[0]) + ",  true: " + _show(out[1]) + ")"
+        return "F: " + _show(out[0]) + ", T: " + _show(out[1])
     return "None (wait / drop)" if out is None else repr(out)
 
 
 def wiring(console: Console, lowering, rules, options: DemoOptions) -> None:
     console.rule("2 · cond lowered to Switch/Merge: only the taken branch runs")
     if lowering.cond:
-        g, outs = attempt_build(console, P.piecewise, lowering, ["x"])
+        g, outs = lowering.build(P.piecewise, ["x"])
         if g is not None:
             console.print(graph_tree(g.ir, "piecewise(x) = 2x + 1 if x > 0 else -x"))
-            console.print(wiring_table(g, "wiring (Switch ports: F = false side, T = true side)"))
+            console.print(wiring_table(g, "wiring (Switch out: F = false, T = true)"))
             for feeds in BRANCH_FEEDS["piecewise"]:
                 _trace(console, g, outs, rules, feeds, f"execution log, x = {feeds['x']} (dead rows: the untaken branch)")
     console.rule("3 · while_loop lowered to Enter/Merge/Switch/NextIteration/Exit")
     if lowering.while_loop:
-        g, outs = attempt_build(console, P.sum_to, lowering, ["n", "i", "s"])
+        g, outs = lowering.build(P.sum_to, ["n", "i", "s"])
         if g is not None:
             console.print(graph_tree(g.ir, "sum_to: s = 0 + 1 + ... + n  (a cycle: Merge ← NextIteration)"))
             console.print(wiring_table(g, "wiring of the loop"))
@@ -92,25 +92,35 @@ def wiring(console: Console, lowering, rules, options: DemoOptions) -> None:
                 options.dot.write_text(to_dot(g.ir, "sum_to"))
                 console.print(f"DOT written to {options.dot}")
             _trace(console, g, outs, rules, {"n": 2, "i": 0, "s": 0}, "execution log, n = 2: frame while_0, iterations 0..3")
-        g, outs = attempt_build(console, P.nested_loops, lowering, ["n", "i", "total"])
-        if g is not None and rules is not None:  # frames of a nested loop
-            run = attempt_run(console, g, rules, LOOP_FEEDS["nested_loops"])
-            if run is not None:
-                table = Table("frame instance", "iterations (incl. the final test)", title="nested loops, n = 4",
-                              title_justify="left")
-                for key, count in frame_iterations(run.log).items():
-                    table.add_row(show_tag(key[:-1]) + "/" + key[-1], str(count))
-                console.print(table)
+            nested_frames(console, lowering, rules)
 
 
-def attempt_build(console: Console, program, lowering, names):
-    try:
-        return P.build(program, lowering, names)
-    except NotImplementedError:
-        console.print(f"[yellow]not implemented yet — {program.__name__} needs cond/while_loop in lowering.py[/]")
-    except Exception as err:  # the student's bug: say it and go on
-        console.print(f"[red]building {program.__name__} failed: {type(err).__name__}: {err}[/]")
-    return None, None
+def nested_frames(console: Console, lowering, rules) -> None:
+    """How many iterations each frame instance of a nested loop ran."""
+    g, _ = lowering.build(P.nested_loops, ["n", "i", "total"])
+    run = attempt_run(console, g, rules, LOOP_FEEDS["nested_loops"]) if g is not None and rules else None
+    if run is not None:
+        table = Table("frame instance", "iterations (incl. the final test)", title="nested loops, n = 4",
+                      title_justify="left")
+        for key, count in frame_iterations(run.log).items():
+            table.add_row(show_tag(key[:-1]) + "/" + key[-1], str(count))
+        console.print(table)
+
+
+class Lowering:
+    """The student's `cond` and `while_loop`, and graph building through `attempt`, so a stub
+    or a bug prints the usual one-line note naming the exercise and the demo goes on."""
+
+    def __init__(self, student: Student, console: Console) -> None:
+        self.student, self.console = student, console
+        self.cond = attempt(console, student, "cond", lambda f: f)
+        self.while_loop = attempt(console, student, "while_loop", lambda f: f)
+
+    def build(self, program, names: list[str]):
+        """(graph, outputs) of `program` lowered by the student's code, or (None, None)."""
+        exercise = "cond" if program.__name__ in P.BRANCH_PROGRAMS else "while_loop"
+        built = attempt(self.console, self.student, exercise, lambda _: P.build(program, self, names))
+        return built or (None, None)
 
 
 def attempt_run(console: Console, g, rules, feeds):
@@ -129,11 +139,12 @@ def _trace(console, g, outs, rules, feeds, title) -> None:
         console.print(trace_table(run.log, title))
 
 
-def results(console: Console, lowering, rules) -> None:
+def results(console: Console, lowering: Lowering, rules) -> bool:
+    """Table 4; True when it was drawn with a torch.cond / torch.while_loop column."""
     console.rule("4 · your graphs against plain Python")
     if rules is None or not (lowering.cond and lowering.while_loop):
         console.print("[yellow]needs the firing rules, cond and while_loop[/]")
-        return
+        return False
     import torch
 
     torch_ready = hasattr(torch, "cond")
@@ -142,9 +153,9 @@ def results(console: Console, lowering, rules) -> None:
     cases = [(n, f) for n, fs in BRANCH_FEEDS.items() for f in fs] + list(LOOP_FEEDS.items())
     programs = P.BRANCH_PROGRAMS | P.LOOP_PROGRAMS
     for name, feeds in cases:
-        g, outs = attempt_build(console, programs[name], lowering, list(feeds))
+        g, outs = lowering.build(programs[name], list(feeds))
         if g is None:
-            return
+            return False
         run = attempt_run(console, g, rules, feeds)
         mine = [run.value(o) for o in outs] if run is not None else None
         truth = list(programs[name](P.PY, *feeds.values()))
@@ -152,6 +163,7 @@ def results(console: Console, lowering, rules) -> None:
         table.add_row(name, str(feeds), str(mine), str(truth), mark, str(len(run.log)) if run else "",
                       _torch_result(programs[name], feeds) if torch_ready else "")
     console.print(table)
+    return torch_ready
 
 
 def _torch_result(program, feeds: dict) -> str:
@@ -203,17 +215,19 @@ def unrolling(student: Student, console: Console) -> None:
         console.print(table)
 
 
-def torch_side_by_side(console: Console) -> None:
+def torch_side_by_side(console: Console, compared_in_table_4: bool) -> None:
     console.rule("7 · torch's own functional control flow")
     import torch
 
     if not hasattr(torch, "cond"):
         console.print(f"torch {torch.__version__} has no torch.cond")
         return
-    console.print("The last column of table 4 ran the very same program functions with torch.cond and "
-                  "torch.while_loop instead of your lowering: the functional interface is the same, only the "
-                  "implementation differs. torch.export keeps each as one node holding its subgraphs, and "
-                  "refuses a branch or body that returns an input unchanged (we clone the outputs).")
+    where = ("The last column of table 4 ran" if compared_in_table_4 else
+             "Once your firing rules, cond and while_loop work, the last column of table 4 runs")
+    console.print(f"{where} the very same program functions with torch.cond and torch.while_loop instead of "
+                  "your lowering: the functional interface is the same, only the implementation differs. "
+                  "torch.export keeps each as one node holding its subgraphs, and refuses a branch or body "
+                  "that returns an input unchanged (we clone the outputs).")
 
 
 def approaches(console: Console) -> None:
