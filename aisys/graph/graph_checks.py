@@ -91,7 +91,9 @@ class TopoSort(ExerciseCheck):
     def cases(self, rng):
         cases = [Case("diamond", {"nodes": [["a", []], ["b", ["a"]], ["c", ["a"]], ["d", ["b", "c"]]]}),
                  Case("f", {"nodes": [[n, []] for n in ("x1", "x2")] + [[n, list(a)] for n, _, a in F_STEPS]}),
-                 Case("square", {"nodes": [["x", []], ["y", ["x", "x"]], ["z", ["y", "x"]]]})]
+                 Case("square", {"nodes": [["x", []], ["y", ["x", "x"]], ["z", ["y", "x"]]]}),
+                 # m uses a twice and c once: counting distinct inputs would release m before c
+                 Case("repeated-input", {"nodes": [["a", []], ["b", ["a"]], ["m", ["a", "a", "c"]], ["c", ["b"]]]})]
         for i in range(3):
             cases.append(Case(f"random-dag-{i}", {"nodes": _random_dag(rng, int(rng.integers(15, 40)))}, weight=2))
         cases.append(Case("shuffled-listing", {"nodes": _random_dag(rng, 25)[::-1]}, weight=2))
@@ -136,7 +138,10 @@ def _random_dag(rng, n: int) -> list:
     nodes = []
     for i, name in enumerate(names):
         k = int(rng.integers(0, min(i, 3) + 1))
-        nodes.append([name, [names[int(j)] for j in rng.choice(i, size=k, replace=False)] if k else []])
+        inputs = [names[int(j)] for j in rng.choice(i, size=k, replace=False)] if k else []
+        if inputs and rng.random() < 0.3:
+            inputs.append(inputs[0])          # the same tensor used twice, as in x * x
+        nodes.append([name, inputs])
     return nodes
 
 

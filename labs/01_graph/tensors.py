@@ -19,7 +19,9 @@ def row_major_strides(shape: Sequence[int]) -> tuple[int, ...]:
 
     The last dimension has stride 1; each earlier one skips over a whole block of the
     dimensions after it: stride[i] = shape[i+1] * shape[i+2] * ... A scalar (shape ()) has
-    strides (). torch agrees: `torch.empty(shape).stride()`.
+    strides (). A dimension of size 0 counts as size 1 in that product (an empty tensor
+    holds no elements, so any stride would do; this is the choice torch makes). torch is the
+    judge: `torch.empty(shape).stride()`.
 
     Hint: walk the shape from the right, keeping a running product.
     """
