@@ -76,7 +76,8 @@ class Partition(ExerciseCheck):
                 if pair and device[src] == device[node.name]:
                     return fail(f"send/recv pair {src!r} -> {node.name!r} stays on one device")
                 if not pair and device[src] != device[node.name]:
-                    return fail(f"edge {src} -> {node.name} crosses devices without a send/recv")
+                    return fail(f"{node.name!r} on device {device[node.name]} reads {src!r} from device "
+                                f"{device[src]} directly; a value that crosses devices needs a send/recv pair")
 
         def origin(name: str) -> str:
             for _ in range(len(mine)):   # bounded: a ring of comm nodes must not hang the grader

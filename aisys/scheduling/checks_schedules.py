@@ -183,7 +183,7 @@ class BackwardOrder(ExerciseCheck):
         extra = [n for n in output if n not in need]
         if extra:
             why = "is not in the graph" if extra[0] not in graph else \
-                "gets no gradient (no param behind it, or it does not reach the loss)"
+                "is listed, but it gets no gradient (no trainable parameter feeds it, or it does not reach the loss)"
             return fail(f"{extra[0]!r} {why}")
         missing = [n for n in need if n not in output]
         if missing:

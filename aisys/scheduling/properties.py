@@ -52,9 +52,9 @@ def validity_problem(graph: Graph, timeline: Timeline, workers: list[str], durat
             gap = transfer(src, slot[src].worker, slot[node.name].worker) if transfer else 0.0
             early = slot[src].end + gap - slot[node.name].start
             if early > EPS * max(1.0, slot[src].end):
-                what = " (plus its transfer)" if gap else ""
-                return (f"edge {src} -> {node.name}: {node.name!r} starts {early:.6g} too early, "
-                        f"before {src!r} ends{what}")
+                what = " has ended and been moved to this device" if gap else " has ended"
+                return (f"{node.name!r} starts {early:.6g} time units too early: it reads {src!r}, "
+                        f"so it must wait until {src!r}{what}")
     by_worker: dict[str, list] = {}
     for s in timeline.slots:
         by_worker.setdefault(s.worker, []).append(s)
@@ -63,7 +63,7 @@ def validity_problem(graph: Graph, timeline: Timeline, workers: list[str], durat
         for a, b in zip(slots, slots[1:]):
             if b.start < a.end - EPS * max(1.0, a.end):
                 return (f"worker {worker!r} runs {a.op!r} and {b.op!r} at once "
-                        f"(overlap {a.end - b.start:.6g} at t={b.start:.6g})")
+                        f"(they overlap by {a.end - b.start:.6g} from t={b.start:.6g}), but a worker runs one op at a time")
     return None
 
 
