@@ -153,7 +153,7 @@ def check(names, labs_dir, solutions, submission, seed, fmt, output, timeout, jo
             if not labs:
                 raise UserError(f"{where} holds no lab folders (like 01_graph/) — is it a labs directory?")
         report = run_check(labs, where, shown, seed=seed, timeout=timeout, jobs=jobs,
-                           console=_console(stderr=not show_tables), renames=renames)
+                           console=_console(stderr=True), renames=renames)
     text = FORMATS[fmt](report)
     if output is not None:
         write_report(output, text)
