@@ -48,13 +48,15 @@ def equal(actual: Any, expected: Any, *, what: str = "output") -> Verdict:
     path = _first_mismatch(actual, expected)
     if path is None:
         return PASS
-    return fail(f"{what} differs at {path or 'the top level'}")
+    spot, _, reason = path.partition(" (")
+    where = f" at {spot}" if spot else ""
+    return fail(f"{what}: {reason.rstrip(')') if reason else 'wrong value'}{where}")
 
 
 def _first_mismatch(a: Any, b: Any, path: str = "") -> str | None:
     if isinstance(b, dict):
         if not isinstance(a, dict):
-            return f"{path or 'the top level'} (expected a dict, got {type(a).__name__})"
+            return f"{path} (expected a dict, got {type(a).__name__})"
         for key in b:
             if key not in a:
                 return f"{path}[{key!r}] (missing)"
@@ -65,9 +67,9 @@ def _first_mismatch(a: Any, b: Any, path: str = "") -> str | None:
         return f"{path}[{extra[0]!r}] (unexpected key)" if extra else None
     if isinstance(b, (list, tuple)):
         if not isinstance(a, (list, tuple)):
-            return f"{path or 'the top level'} (expected a list, got {type(a).__name__})"
+            return f"{path} (expected a list, got {type(a).__name__})"
         if len(a) != len(b):
-            return f"{path or 'the top level'} (length {len(a)}, expected {len(b)})"
+            return f"{path} (length {len(a)}, expected {len(b)})"
         for i, (x, y) in enumerate(zip(a, b)):
             sub = _first_mismatch(x, y, f"{path}[{i}]")
             if sub is not None:
