@@ -87,7 +87,7 @@ def main(quick: bool = False, device: str = "auto") -> list[dict]:
     gloo_bw = Timing([RING_MB * 2**20 / r / 1e9 for r in t["gloo"].runs])
     return [
         make_row("BucketedDDP step vs torch DDP (goal ≤ 1.2)", None, ms["torch"].median, "ms", timing=ms["bucketed"],
-                 reference_name="torch DistributedDataParallel, bucket_cap_mb={BUCKET_MB:g}", note=where),
+                 reference_name=f"torch DistributedDataParallel, bucket_cap_mb={BUCKET_MB:g}", note=where),
         make_row("BucketedDDP step vs NaiveDDP (goal < 1)", None, ms["naive"].median, "ms", timing=ms["bucketed"],
                  reference_name="reference NaiveDDP (all-reduce after backward)", note=where),
         make_row(f"ring_all_reduce bandwidth, {RING_MB} MB (goal ≥ 0.5)", None, gloo_bw.median, "GB/s",
