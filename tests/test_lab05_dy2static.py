@@ -9,6 +9,7 @@ import torch
 
 from aisys.dy2static import programs as P
 from aisys.dy2static import runtime
+from aisys.dy2static.convert_checks import TraceCheck
 from aisys.dy2static.ssa_programs import random_program, run_source
 from aisys.dy2static.static_graph import Ref, StaticGraph
 from conftest import REPO, check_json, exercise, run_cli, workspace
@@ -60,6 +61,23 @@ def test_planted_bugs_lose_points_with_a_reason(tmp_path):
     messages = " ".join(c["message"] for c in convert["cases"])
     assert "convert_cond" in messages and "SyntaxError" in messages and "no cond node" in messages
     assert exercise(report, "capture_report")["status"] == "passed"
+
+
+def test_a_tracer_that_never_notes_a_baked_branch_loses_the_notes_case(tmp_path):
+    labs = workspace(tmp_path, FOLDER, {"tracing.py": [("if func is torch.Tensor.__bool__:", "if False:")]})
+    report, _ = check_json("dy2static", "--labs-dir", str(labs))
+    failed = {c["id"]: c["message"] for c in exercise(report, "trace")["cases"] if c["status"] == "failed"}
+    assert list(failed) == ["notes-branch-baked-in"] and "graph.notes" in failed["notes-branch-baked-in"]
+
+
+def test_a_note_where_nothing_was_baked_in_fails():
+    """The judge alone (no child process): a tracer that always writes a note is caught too."""
+    check = TraceCheck()
+    cases = {c.id: c for c in check.cases(np.random.default_rng(0))}
+    output = {"python_calls": 0, "ops": 3, "notes": ["maybe a branch"]}
+    assert check.judge(cases["notes-branch-baked-in"], output).passed
+    verdict = check.judge(cases["notes-none-without-branch"], output)
+    assert not verdict.passed and "graph.notes" in verdict.message
 
 
 @pytest.mark.parametrize("args", [(), ("--solution",)])

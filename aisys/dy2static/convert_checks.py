@@ -39,7 +39,7 @@ def _vector(rng, sign: float = 0.0, scale: float = 1.0, size: int = 4) -> list:
 class TraceCheck(ExerciseCheck):
     exercise = "trace"
     hint = ("record inside a TorchFunctionMode; map tensors to Refs by id; replay must run the "
-            "recorded calls only — never fn again")
+            "recorded calls only — never fn again; note each Tensor.__bool__ in graph.notes")
 
     def cases(self, rng):
         pos, neg = (lambda: _vector(rng, 1.0)), (lambda: _vector(rng, -1.0))
@@ -54,6 +54,11 @@ class TraceCheck(ExerciseCheck):
             Case("fixed-loop", {"fn": "fixed_loop", "example": [_vector(rng)], "replay": [[_vector(rng)]]}),
             Case("two-inputs", {"fn": "branch_in_loop", "example": [_vector(rng, size=3), 3],
                                 "replay": [[_vector(rng, size=3), 3], [_vector(rng, size=3), 5]]}),
+            # graph.notes: a data-dependent branch baked in must be said; none where there was none
+            Case("notes-branch-baked-in", {"fn": "relu_or_square", "example": [_vector(rng)],
+                                           "replay": [[_vector(rng)]], "notes": True}),
+            Case("notes-none-without-branch", {"fn": "fixed_loop", "example": [_vector(rng)],
+                                               "replay": [[_vector(rng)]], "notes": True}),
         ]
 
     def run(self, case, student):
@@ -61,20 +66,26 @@ class TraceCheck(ExerciseCheck):
         graph = student.get("trace")(fn, *tensors(case.inputs["example"]))
         P.CALLS.clear()
         outputs = [flat(graph(*tensors(spec))) for spec in case.inputs["replay"]]
-        return {"outputs": outputs, "python_calls": P.CALLS[case.inputs["fn"]], "ops": len(graph)}
+        notes = [str(note) for note in getattr(graph, "notes", None) or []]
+        return {"outputs": outputs, "python_calls": P.CALLS[case.inputs["fn"]], "ops": len(graph), "notes": notes}
 
     def judge(self, case, output):
         import torch
 
         fn = getattr(P, case.inputs["fn"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             traced = torch.jit.trace(fn, tensors(case.inputs["example"]))
         if output.get("python_calls"):
             return fail(f"replaying ran the Python function again ({output['python_calls']} calls): a static "
                         "graph replays the recorded ops")
         if not output.get("ops"):
             return fail("the graph has no ops")
+        if case.inputs.get("notes"):
+            # torch's own tracer warns when a tensor became a Python bool: that is the ground truth
+            baked = any(issubclass(w.category, torch.jit.TracerWarning) and "Python boolean" in str(w.message)
+                        for w in caught)
+            return _judge_notes(output.get("notes") or [], baked)
         got = output.get("outputs") or []
         for k, spec in enumerate(case.inputs["replay"]):
             want = flat(traced(*tensors(spec)))
@@ -87,6 +98,16 @@ class TraceCheck(ExerciseCheck):
                                 "only knows the path of the example (that is the tracing pitfall)")
                 return verdict
         return PASS
+
+
+def _judge_notes(notes: list[str], baked: bool) -> Verdict:
+    if baked and not any(note.strip() for note in notes):
+        return fail("the example run turned a tensor into a Python bool (an `if` on a tensor), but "
+                    "graph.notes is empty: say that a data-dependent branch was baked into the graph")
+    if not baked and notes:
+        return fail(f"graph.notes has {len(notes)} note(s), but this run never turned a tensor into a "
+                    "Python bool: nothing data-dependent was baked in")
+    return PASS
 
 
 TO_STATIC_CASES = {"relu_or_square": "cond", "halve_until_small": "while_loop", "branch_in_loop": "while_loop",

@@ -34,7 +34,9 @@ def trace(fn: Callable, *example_inputs: torch.Tensor) -> StaticGraph:
       known tensor replaced by its Ref (unknown tensors and Python values stay constants),
       then map the result tensor(s) to the new Ref (`Ref(name, i)` for a tuple result);
     - a call that returns no tensor (`Tensor.__bool__`, `.item()`, `.shape`) is not recorded:
-      its value is baked into the graph — add a note to `graph.notes` for `__bool__`;
+      its value is baked into the graph. For `Tensor.__bool__` (an `if`/`while` on a tensor)
+      append a note to `graph.notes` saying that a data-dependent branch was baked in — the
+      check wants a note when the example branched on a tensor, and none when it did not;
     - finally `set_output` with the function's result, tensors replaced by Refs.
 
     `graph(*new_inputs)` must then replay the recorded ops without calling `fn` again.
