@@ -52,9 +52,9 @@ def validity_problem(graph: Graph, timeline: Timeline, workers: list[str], durat
             gap = transfer(src, slot[src].worker, slot[node.name].worker) if transfer else 0.0
             early = slot[src].end + gap - slot[node.name].start
             if early > EPS * max(1.0, slot[src].end):
-                what = " has ended and been moved to this device" if gap else " has ended"
-                return (f"{node.name!r} starts {early:.6g} time units too early: it reads {src!r}, "
-                        f"so it must wait until {src!r}{what}")
+                what = f" and then needs {gap:.6g} to reach this device (a transfer)" if gap else ""
+                return (f"{node.name!r} starts too early, at t={slot[node.name].start:.6g}: it reads {src!r}, "
+                        f"which ends at t={slot[src].end:.6g}{what}")
     by_worker: dict[str, list] = {}
     for s in timeline.slots:
         by_worker.setdefault(s.worker, []).append(s)
