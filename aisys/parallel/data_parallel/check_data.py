@@ -43,10 +43,10 @@ class ShardIndices(ExerciseCheck):
                                          seed=p["seed"], drop_last=p["drop_last"])
             for epoch, got in zip(p["epochs"], per_epoch):
                 sampler.set_epoch(epoch)
-                verdict = equal(got, list(sampler), what=f"rank {rank}, epoch {epoch}: the indices")
+                verdict = equal(got, list(sampler), what=f"the index list of rank {rank} in epoch {epoch}")
                 if not verdict.passed:
                     return verdict
-        return equal(len(output), p["world"], what="number of ranks that answered")
+        return equal(len(output), p["world"], what="the number of ranks that answered")
 
 
 def ring_inputs(case: Case, rank: int):
@@ -93,9 +93,9 @@ class RingAllReduce(ExerciseCheck):
         expected = sum(ring_inputs(case, r) for r in range(world)).numpy()   # what dist.all_reduce(SUM) gives
         for rank, out in enumerate(output):
             verdict = first_failure(close(out["returned"], expected, rtol=1e-5, atol=1e-5,
-                                          what=f"rank {rank}: the returned sum"),
+                                          what=f"the sum rank {rank} returned"),
                                     close(out["in_place"], expected, rtol=1e-5, atol=1e-5,
-                                          what=f"rank {rank}: the input tensor (should be reduced in place)"))
+                                          what=f"rank {rank}'s input tensor (it should hold the sum in place)"))
             if not verdict.passed:
                 return verdict
             extra = set(out["ops"]) - {"send", "recv"}

@@ -69,7 +69,7 @@ class ParameterServerCheck(ExerciseCheck):
         for rank, out in enumerate(output):
             if p["mode"] == "sync":
                 verdict = close(out["final"], x, rtol=1e-9, atol=1e-12,
-                                what=f"rank {rank}: parameters after {p['steps']} synchronous steps vs SGD")
+                                what=f"rank {rank}'s parameters after {p['steps']} synchronous steps, compared with plain SGD")
             else:
                 err = float(np.linalg.norm(np.asarray(out["final"], dtype=float) - x) / np.linalg.norm(x))
                 verdict = PASS if err < 0.02 else fail(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from aisys.grading.compare import close
-from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 
 
 def held_numel(obj, exclude: set[int], depth: int = 0, seen: set[int] | None = None) -> int:
@@ -76,7 +76,7 @@ class ZeroOptimizerCheck(ExerciseCheck):
         for rank, out in enumerate(output):
             for name, want in truth.items():
                 verdict = close(out["state"].get(name), want, rtol=1e-4, atol=1e-5,
-                                what=f"rank {rank}: {name} after {p['steps']} steps vs unsharded Adam")
+                                what=f"rank {rank}'s {name} after {p['steps']} steps, compared with unsharded Adam")
                 if not verdict.passed:
                     return verdict
             held = out["held"]
@@ -99,6 +99,16 @@ class ZeroOptimizerCheck(ExerciseCheck):
         return PASS
 
 
+def judge_scalar(output: list, want: float, call: str, unit: str, *, rtol: float, atol: float) -> Verdict:
+    """A pure function's one number (every rank computes it) against the formula's."""
+    if any(value != output[0] for value in output):
+        return fail(f"{call} returned different values on different ranks for the same arguments")
+    got = output[0]
+    if close(got, want, rtol=rtol, atol=atol).passed:
+        return PASS
+    return fail(f"{call} returned {got:.6g} {unit}, off by {abs(got - want):.3g} {unit}")
+
+
 class ZeroMemory(ExerciseCheck):
     exercise = "zero_memory"
     hint = "weights 2Ψ + gradients 2Ψ + optimizer KΨ bytes; stage s divides the first s of (states, grads, weights) by N_d"
@@ -115,13 +125,14 @@ class ZeroMemory(ExerciseCheck):
 
     def judge(self, case, output):
         p = case.inputs
+        call = f"zero_memory(psi={p['psi']:.4g}, n_d={p['n_d']}, stage={p['stage']}, k={p['k']})"
         if case.id.startswith("paper"):   # the ZeRO paper's Figure 1, to its one decimal
             want = {0: 120.0, 1: 31.4, 2: 16.6, 3: 1.9}[p["stage"]]
-            return close(output, [want] * len(output), rtol=0, atol=0.05, what="GB per device (every rank)")
+            return judge_scalar(output, want, call, "GB", rtol=0, atol=0.05)
         weights, grads, states = 2 * p["psi"], 2 * p["psi"], p["k"] * p["psi"]
         divided = [states, grads, weights][:p["stage"]]
         want = (weights + grads + states - sum(divided) + sum(divided) / p["n_d"]) / 1e9
-        return close(output, [want] * len(output), rtol=1e-6, atol=1e-9, what="GB per device")
+        return judge_scalar(output, want, call, "GB", rtol=1e-6, atol=1e-9)
 
 
 class ZeroComm(ExerciseCheck):
@@ -137,4 +148,4 @@ class ZeroComm(ExerciseCheck):
     def judge(self, case, output):
         psi, stage = case.inputs["psi"], case.inputs["stage"]
         want = (3 if stage == 3 else 2) * psi
-        return close(output, [want] * len(output), rtol=1e-9, what="elements per rank per step")
+        return judge_scalar(output, want, f"zero_comm(psi={psi:.4g}, stage={stage})", "elements", rtol=1e-9, atol=1e-6)
