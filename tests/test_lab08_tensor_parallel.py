@@ -148,7 +148,7 @@ def test_stubs_score_zero_without_traceback(stubs_report):
 @pytest.mark.slow
 def test_copy_to_tp_that_reduces_in_forward_loses_points(buggy):
     assert {status for status, _ in buggy["copy_to_tp"].values()} == {"failed"}
-    assert "rank 0: out" in buggy["copy_to_tp"]["w2-2d"][1]
+    assert "rank 0's forward output" in buggy["copy_to_tp"]["w2-2d"][1]
     for name in ("reduce_from_tp", "gather_from_tp", "VocabParallelEmbedding"):
         assert {status for status, _ in buggy[name].values()} == {"passed"}, name
 
@@ -156,7 +156,7 @@ def test_copy_to_tp_that_reduces_in_forward_loses_points(buggy):
 @pytest.mark.slow
 def test_row_parallel_bias_on_every_rank_loses_points(buggy):
     row = buggy["RowParallelLinear"]
-    assert row["w2-2d"][0] == "failed" and "rank 0: out" in row["w2-2d"][1]
+    assert row["w2-2d"][0] == "failed" and "rank 0's forward output" in row["w2-2d"][1]
     assert row["w4-3d-nobias"][0] == "passed"           # partial credit: the case without bias
 
 
@@ -257,7 +257,12 @@ def test_volume_law_matches_the_reference_formula():
     formula = load_module(REPO / "solutions" / FOLDER / "comm_volume.py", find_lab(SLUG)).tp_comm_volume
     for args in ((2, 3, 8, 2, 2), (8, 2048, 12288, 96, 4)):
         answer = formula(*args)
-        assert TPCommVolumeCheck().judge_answer(answer, measured_law(*args[:4]), args[4], "rank 0").passed
+        inputs = dict(zip(("batch", "seq", "hidden", "layers", "world"), args), real=False)
+        assert TPCommVolumeCheck().judge_answer(answer, measured_law(*args[:4]), inputs).passed
+        wrong = TPCommVolumeCheck().judge_answer({**answer, "all_reduces": 2 * args[3]}, measured_law(*args[:4]),
+                                                 inputs)
+        assert not wrong.passed and f"{args[3]} Megatron layers" in wrong.message, wrong.message
+        assert f"all-reduce count (all_reduces) is {2 * args[3]}," in wrong.message, wrong.message
         assert math.isclose(answer["ring_bytes_per_rank"], answer["bytes"] * 2 * (args[4] - 1) / args[4])
 
 

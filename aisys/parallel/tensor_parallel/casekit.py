@@ -71,6 +71,18 @@ def refusal(build: Callable[[], Any]) -> dict:
 # ------------------------------------------------------------------ parent side
 
 
+_NAMES = {"out": "forward output", "x_grad": "input gradient", "x_after": "input after the call",
+          "w_grad": "weight gradient", "b_grad": "bias gradient"}
+
+
+def describe(key: str) -> str:
+    """A result key in words: 'out' → 'forward output', 'fc1_w_grad' → 'fc1.weight gradient'."""
+    if key in _NAMES:
+        return _NAMES[key]
+    owner, _, rest = key.partition("_")
+    return f"{owner}.{'weight' if rest == 'w_grad' else 'bias'} gradient" if rest in ("w_grad", "b_grad") else key
+
+
 def judge_ranks(output: Any, world: int, expected: Callable[[int], dict], *, rtol: float = RTOL,
                 atol: float = ATOL) -> Verdict:
     """Each rank's output dict against `expected(rank)` (key → array; None = must be absent)."""
@@ -80,14 +92,14 @@ def judge_ranks(output: Any, world: int, expected: Callable[[int], dict], *, rto
         if not isinstance(got, dict):
             return fail(f"rank {r}: expected a dict of results")
         for key, want in expected(r).items():
-            value = got.get(key)
+            value, name = got.get(key), describe(key)
             if want is None:
                 if value is not None:
-                    return fail(f"rank {r}: {key} should be None")
+                    return fail(f"rank {r}'s {name} should be None")
                 continue
             if value is None:
-                return fail(f"rank {r}: no {key} (a gradient that never arrived, or a missing attribute)")
-            verdict = close(value, want, rtol=rtol, atol=atol, what=f"rank {r}: {key}")
+                return fail(f"rank {r} has no {name} (a gradient that never arrived, or a missing attribute)")
+            verdict = close(value, want, rtol=rtol, atol=atol, what=f"rank {r}'s {name}")
             if not verdict.passed:
                 return verdict
     return PASS

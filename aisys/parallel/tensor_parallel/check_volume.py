@@ -11,7 +11,7 @@ tampered measurement cannot pass.
 from __future__ import annotations
 
 from aisys.grading.compare import close, equal
-from aisys.grading.spec import PASS, Case, ExerciseCheck, fail, first_failure
+from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 
 KEYS = ("all_reduces", "bytes", "ring_bytes_per_rank")
 
@@ -55,25 +55,33 @@ class TPCommVolumeCheck(ExerciseCheck):
         world = inp["world"]
         if not isinstance(output, list) or len(output) != world:
             return fail(f"expected one result per rank ({world} ranks)")
-        for r, got in enumerate(output):
-            if inp["real"]:
+        if inp["real"]:
+            for r, got in enumerate(output):
                 measured = got.get("measured") or {}
                 if {k: measured.get(k) for k in law} != law or measured.get("other_collectives"):
                     return fail(f"rank {r}: the measured run disagrees with the structure it should have "
                                 "(was the grader's run tampered with?)")
-            verdict = self.judge_answer(got.get("answer"), law, world, f"rank {r}")
-            if not verdict.passed:
-                return verdict
-        return PASS
+        answers = [got.get("answer") for got in output]
+        if any(a != answers[0] for a in answers):   # a pure function: every rank must agree
+            return fail(f"the {world} ranks returned different answers for the same arguments")
+        return self.judge_answer(answers[0], law, inp)
 
-    def judge_answer(self, answer, law: dict, world: int, where: str):
+    def judge_answer(self, answer, law: dict, inp: dict):
+        call = (f"tp_comm_volume(batch={inp['batch']}, seq={inp['seq']}, hidden={inp['hidden']}, "
+                f"layers={inp['layers']}, world={inp['world']})")
         if not isinstance(answer, dict) or any(k not in answer for k in KEYS):
-            return fail(f"{where}: expected a dict with keys {', '.join(KEYS)}")
-        ring = 2.0 * (world - 1) / world * law["bytes"]
-        return first_failure(
-            equal(answer["all_reduces"], law["all_reduces"], what=f"{where}: all_reduces (vs the logged run)"),
-            equal(answer["bytes"], law["bytes"], what=f"{where}: bytes (vs the logged run)"),
-            close(answer["ring_bytes_per_rank"], ring, rtol=1e-9, atol=0.5, what=f"{where}: ring_bytes_per_rank"))
+            return fail(f"{call} should return a dict with keys {', '.join(KEYS)}")
+        truth = ("the count the logged run of these layers made" if inp["real"] else
+                 f"what one forward + backward of {inp['layers']} Megatron layers makes")
+        ring = 2.0 * (inp["world"] - 1) / inp["world"] * law["bytes"]
+        for key, want, name in (("all_reduces", law["all_reduces"], "all-reduce count"),
+                                ("bytes", law["bytes"], "all-reduce payload in bytes")):
+            if not equal(answer[key], want).passed:
+                return fail(f"{call}: the {name} ({key}) is {answer[key]!r}, not {truth}")
+        if not close(answer["ring_bytes_per_rank"], ring, rtol=1e-9, atol=0.5).passed:
+            return fail(f"{call}: ring_bytes_per_rank is {answer['ring_bytes_per_rank']!r}, not what one rank sends "
+                        f"in a ring all-reduce of that payload on {inp['world']} ranks")
+        return PASS
 
 
 CHECKS = [TPCommVolumeCheck()]
