@@ -132,4 +132,18 @@ def test_close_list_names_the_result_and_hides_the_expected_value():
     assert close_list([np.float64(1.0), [2.0, 3.0]], [1.0, [2.0, 3.0]], ["a", "b"]).passed
     verdict = close_list([1.0, 2.5], [1.0, 1.75], ["∂y/∂x1", "∂y/∂x2"])
     assert not verdict.passed and "∂y/∂x2" in verdict.message and "1.75" not in verdict.message
-    assert "expected a list of 2" in close_list(1.0, [1.0, 2.0], ["a", "b"]).message
+    assert "should hold 2 values, not a float" in close_list(1.0, [1.0, 2.0], ["a", "b"]).message
+
+
+def test_tape_nesting_bug_names_the_broken_property(tmp_path):
+    """In-process: a with-block that never pops its tape fails `nesting` with a sentence, not a dict path."""
+    from aisys.autodiff.modes.checks import SUITE
+    from aisys.catalog import find_lab
+    from aisys.grading.execute import execute_case
+    from aisys.workspace import Student
+
+    labs = workspace(tmp_path, FOLDER, {"reverse_mode.py": [("        Tape._stack.remove(self)", "        pass")]})
+    case = next(c for c in SUITE.plan(0) if c.key == "Tape/nesting")
+    record = execute_case(SUITE.checks["Tape"], case, Student(find_lab("autodiff"), labs))
+    verdict = SUITE.judge(case, record["output"])
+    assert not verdict.passed and "Tape.current() should be the outer tape again" in verdict.message

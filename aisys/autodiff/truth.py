@@ -6,7 +6,7 @@ on torch tensors and asks torch's own autodiff (`torch.autograd.grad`, `torch.fu
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -76,14 +76,15 @@ def torch_jacobian(steps: list, outputs: Sequence[str], inputs: Sequence[str], x
     return torch.autograd.functional.jacobian(f, tensors([x])[0]).numpy()
 
 
-def close_all(output: Any, expected: dict, **tol) -> Verdict:
-    """Every key of `expected` present in the dict `output` and numerically close."""
+def close_all(output: Any, expected: dict, what: Callable[[str], str] = str, **tol) -> Verdict:
+    """Every key of `expected` present in the dict `output` and numerically close;
+    `what(key)` names the value in a message ("the adjoint of v-1")."""
     if not isinstance(output, dict):
-        return fail(f"expected a dict with keys {', '.join(map(str, expected))}")
+        return fail(f"the result should be a dict with the keys {', '.join(map(repr, expected))}")
     for key, want in expected.items():
         if key not in output:
-            return fail(f"missing key {key!r}")
-        verdict = close(output[key], want, what=str(key), **tol)
+            return fail(f"the result has no key {key!r}")
+        verdict = close(output[key], want, what=what(key), **tol)
         if not verdict.passed:
             return verdict
     return PASS
@@ -92,8 +93,8 @@ def close_all(output: Any, expected: dict, **tol) -> Verdict:
 def close_list(output: Any, expected: Sequence[Any], names: Sequence[str], **tol) -> Verdict:
     """A list of arrays/numbers, element by element, each named in messages."""
     if not isinstance(output, (list, tuple)) or len(output) != len(expected):
-        got = len(output) if isinstance(output, (list, tuple)) else type(output).__name__
-        return fail(f"expected a list of {len(expected)} results, got {got}")
+        got = len(output) if isinstance(output, (list, tuple)) else f"a {type(output).__name__}"
+        return fail(f"the result should hold {len(expected)} values, not {got}")
     for got, want, name in zip(output, expected, names):
         verdict = close(got, want, what=name, **tol)
         if not verdict.passed:

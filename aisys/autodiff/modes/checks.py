@@ -51,7 +51,7 @@ class EvaluationTrace(ExerciseCheck):
         return dict(student.get("evaluation_trace")(*case.inputs["x"]))
 
     def judge(self, case, output):
-        return close_all(output, _torch_trace(*case.inputs["x"])[0], **TOL)
+        return close_all(output, _torch_trace(*case.inputs["x"])[0], what=lambda k: f"the value of {k}", **TOL)
 
 
 class AdjointTrace(ExerciseCheck):
@@ -65,7 +65,7 @@ class AdjointTrace(ExerciseCheck):
         return dict(student.get("adjoint_trace")(*case.inputs["x"]))
 
     def judge(self, case, output):
-        return close_all(output, _torch_trace(*case.inputs["x"])[1], **TOL)
+        return close_all(output, _torch_trace(*case.inputs["x"])[1], what=lambda k: f"the adjoint of {k}", **TOL)
 
 
 def _tangents(rng, values) -> list:
@@ -101,12 +101,12 @@ class DualCheck(ExerciseCheck):
         i = case.inputs
         values, dots = torch_jvp(i["steps"], [i["output"]], i["values"], i["tangents"])
         if not isinstance(output, dict):
-            return fail("expected the output Dual's value and tangent")
+            return fail("the program's result should be a Dual with a value and a tangent")
         tangent = output.get("tangent")
         if tangent is not None and np.ndim(tangent) == 0 and values[0].ndim:
             tangent = np.full(values[0].shape, float(tangent))   # a constant's scalar 0 tangent
-        return first_failure(close(output.get("value"), values[0], what="value", **TOL),
-                             close(tangent, dots[0], what="tangent", **TOL))
+        return first_failure(close(output.get("value"), values[0], what="the result's value", **TOL),
+                             close(tangent, dots[0], what="the result's tangent", **TOL))
 
 
 class JvpCheck(ExerciseCheck):
@@ -140,10 +140,11 @@ class JvpCheck(ExerciseCheck):
         i = case.inputs
         values, dots = torch_jvp(i["steps"], i["outputs"], i["values"], i["tangents"])
         if not isinstance(output, dict):
-            return fail("expected (outputs, output_tangents)")
-        names = [f"output {k}" for k in range(len(values))]
-        return first_failure(close_list(output["values"], values, [f"{n} value" for n in names], **TOL),
-                             close_list(output["tangents"], dots, [f"{n} tangent" for n in names], **TOL))
+            return fail("jvp should return (outputs, output_tangents)")
+        count = range(len(values))
+        return first_failure(close_list(output["values"], values, [f"the value of output {k}" for k in count], **TOL),
+                             close_list(output["tangents"], dots, [f"the tangent of output {k}" for k in count],
+                                        **TOL))
 
 
 class _JacobianCheck(ExerciseCheck):
@@ -179,7 +180,7 @@ class _JacobianCheck(ExerciseCheck):
         i = case.inputs
         want = torch_jacobian(i["steps"], i["outputs"], i["inputs"], i["x"])
         n, m = len(i["inputs"]), len(i["outputs"])
-        verdict = close(output.get("J"), want, what="J", **TOL)
+        verdict = close(output.get("J"), want, what="the Jacobian J", **TOL)
         expected = n if self.per == "input" else m
         if verdict.passed and output.get("passes") != expected:
             return fail(f"J is right but it took {output.get('passes')} calls of {self.counted} for "
@@ -220,8 +221,12 @@ class Accumulation(ExerciseCheck):
             loss.backward(retain_graph=True)
             seen.append(x.grad.item())
         want = {"loss": loss.item(), "grad_first": seen[0], "grad_second": seen[1], "grad_after_zero": seen[2]}
-        return close_all(output, want, **TOL)
+        return close_all(output, want, what=lambda k: f"{ACCUMULATION_NAMES[k]} ({k!r})", **TOL)
 
+
+ACCUMULATION_NAMES = {"loss": "the loss", "grad_first": "x.grad after the first backward",
+                      "grad_second": "x.grad after the second backward",
+                      "grad_after_zero": "x.grad after zero_() and a third backward"}
 
 SUITE = LabSuite("autodiff", [EvaluationTrace(), AdjointTrace(), DualCheck(), JvpCheck(), VariableCheck(),
                               TapeCheck(), GradCheck(), JacobianForward(), JacobianReverse(), Accumulation()])

@@ -12,7 +12,7 @@ from aisys.autodiff.programs import (CONSTANT_STEPS, F_STEPS, FAN_OUT_STEPS, NON
                                      apply, evaluate, random_program, tape_lines)
 from aisys.autodiff.truth import INPUTS, close_list, tensors, torch_grad, torch_value
 from aisys.grading.compare import close, equal
-from aisys.grading.spec import PASS, Case, ExerciseCheck, fail, first_failure
+from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail, first_failure
 
 TOL = {"rtol": 1e-7, "atol": 1e-9}
 ARRAY_SHAPES = ([3, 1], [4])
@@ -43,8 +43,8 @@ class VariableCheck(ExerciseCheck):
     exercise = "Variable"
     hint = ("each op: numpy for the value, and a backward rule written with Variable ops; "
             "binary rules go through _unbroadcast; lift plain numbers with _lift")
-    UNARY = ("neg", "sin", "cos", "exp", "log", "tanh")
-    BINARY = ("add", "sub", "mul", "div", "pow")
+    UNARY = {"neg": "-a", "sin": "sin(a)", "cos": "cos(a)", "exp": "exp(a)", "log": "log(a)", "tanh": "tanh(a)"}
+    BINARY = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "pow": "a ** b"}
 
     def cases(self, rng):
         return [
@@ -63,8 +63,8 @@ class VariableCheck(ExerciseCheck):
         if case.inputs.get("constants"):
             return [("2 - a", "sub", [2.0, "a"]), ("a ** 3", "pow", ["a", 3.0]),
                     ("1.5 ** a", "pow", [1.5, "a"]), ("1 / a", "div", [1.0, "a"]), ("a * 0.5", "mul", ["a", 0.5])]
-        unary = [] if case.inputs["shapes"][0] else [(op, op, ["a"]) for op in self.UNARY]
-        return unary + [(op, op, ["a", "b"]) for op in self.BINARY]
+        unary = [] if case.inputs["shapes"][0] else [(label, op, ["a"]) for op, label in self.UNARY.items()]
+        return unary + [(label, op, ["a", "b"]) for op, label in self.BINARY.items()]
 
     def _inputs(self, case):
         # log and pow need positive arguments
@@ -96,14 +96,15 @@ class VariableCheck(ExerciseCheck):
         a, b = tensors(self._inputs(case), requires_grad=True)
         g = tensors([case.inputs["g"]])[0]
         if not isinstance(output, dict):
-            return fail("expected a dict of gradients")
+            return fail("the rules should give a gradient for each op's inputs")
         for label, op, args in self._ops(case):
             env = {"a": a, "b": b}
             y = apply(op, [env[x] if isinstance(x, str) else x for x in args])
             used = [env[x] for x in dict.fromkeys(x for x in args if isinstance(x, str))]
             want = [t.numpy() for t in torch.autograd.grad(y, used, g)]
-            verdict = close_list(output.get(label), want, [f"{label}: gradient of input {i}" for i in range(len(want))],
-                                 **TOL)
+            names = [f"the gradient of {label} with respect to {x}" for x in dict.fromkeys(
+                x for x in args if isinstance(x, str))]
+            verdict = close_list(output.get(label), want, names, **TOL)
             if not verdict.passed:
                 return verdict
         return PASS
@@ -163,12 +164,11 @@ class TapeCheck(ExerciseCheck):
 
     def judge(self, case, output):
         if case.id == "nesting":
-            return equal(output, {"outer": 2, "inner": 1, "restored": True, "z": float(np.sin(0.5)),
-                                  "after": 3.75, "default_is_stable": True, "outer_exited": True},
-                         what="nested tapes")
+            return _first_broken(output, {"outer": 2, "inner": 1, "restored": True, "z": float(np.sin(0.5)),
+                                          "after": 3.75, "default_is_stable": True, "outer_exited": True})
         if case.id == "index":
-            return equal(output, {"index": [0, 1, 2], "leaf": None, "names": ["v1", "v2", "v3"],
-                                  "outputs_are_entries": True}, what="entry positions")
+            return _first_broken(output, {"index": [0, 1, 2], "leaf": None, "names": ["v1", "v2", "v3"],
+                                          "outputs_are_entries": True})
         names = dict(zip(INPUTS, case.inputs.get("names", INPUTS)))
         want = tape_lines(case.inputs["steps"], names)
         if not isinstance(output, list) or len(output) != len(want):
@@ -179,6 +179,29 @@ class TapeCheck(ExerciseCheck):
                 return fail(f"tape line {i + 1} is {got!r}; it should record op {case.inputs['steps'][i][1]!r} "
                             f"on its inputs in the article's format")
         return PASS
+
+
+TAPE_PROPERTIES = {
+    "outer": "ops run in the outer with-block (outside the inner one) should be recorded on the outer tape only",
+    "inner": "an op run in the inner with-block should be recorded on the inner tape only",
+    "restored": "when the inner with-block ends, Tape.current() should be the outer tape again",
+    "z": "sin computed in the inner with-block has the wrong value",
+    "after": "an op run after the inner with-block has the wrong value",
+    "default_is_stable": "outside every with-block, Tape.current() should return the same default tape each time",
+    "outer_exited": "when the outer with-block ends, Tape.current() should no longer be the outer tape",
+    "index": "each op's output should carry its entry's position on the tape in .index (0, 1, 2, …)",
+    "leaf": "a leaf Variable (made by you, not by an op) should have .index None",
+    "names": "op outputs should be named v1, v2, v3, … in the order they are recorded",
+    "outputs_are_entries": "tape.entries[y.index].output should be y itself",
+}
+
+
+def _first_broken(output: dict, expected: dict) -> Verdict:
+    """The first property of a Tape case that does not hold, as a sentence."""
+    for key, want in expected.items():
+        if not equal(output.get(key), want).passed:
+            return fail(TAPE_PROPERTIES[key])
+    return PASS
 
 
 class GradCheck(ExerciseCheck):
@@ -217,12 +240,14 @@ class GradCheck(ExerciseCheck):
         i = case.inputs
         order = i.get("order", 1)
         want = torch_grad(i["steps"], i["output"], i["values"], order=order)
-        names = [f"∂y/∂{x}" for x in INPUTS] if order == 1 else [f"∂²y/∂x1∂{x}" for x in INPUTS]
+        names = ([f"the gradient ∂y/∂{x}" for x in INPUTS] if order == 1 else
+                 [f"the second derivative ∂²y/∂x1∂{x}" for x in INPUTS])
         if i.get("twice"):
             if not isinstance(output, dict):
-                return fail("expected both results")
+                return fail("grad should return the gradients on both calls")
             return first_failure(close_list(output.get("first"), want, names, **TOL),
-                                 close_list(output.get("second"), want, [f"second call: {n}" for n in names], **TOL))
+                                 close_list(output.get("second"), want, [f"{n} from the second call" for n in names],
+                                            **TOL))
         return close_list(output, want, names, **TOL)
 
 
