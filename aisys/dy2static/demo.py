@@ -62,7 +62,7 @@ def compare_table(console: Console, traced, converted, example) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         jit = torch.jit.trace(P.relu_or_square, (example,))
-    table = Table("input", "h.sum() > 0", "eager", "your trace", "torch.jit.trace", "to_static")
+    table = Table("input", "h.sum() > 0", "eager", "your trace", "jit.trace", "to_static")
     for x in (example, torch.tensor([1.0, 2.0, -0.5, 0.1]), torch.tensor([-1.0, 0.3, -0.4, 0.2]),
               torch.tensor([-2.0, -1.0, 0.5, 0.1])):
         eager = P.relu_or_square(x)
