@@ -24,7 +24,7 @@ def attempt(console: Console, student: Any, name: str, action: Callable[[Any], T
     except NotImplementedError as err:
         other = stub_note(err, student, name)
         where = f"{other} (used by {name})" if other else student.where(name)
-        console.print(f"[yellow]not implemented yet — edit {where}[/]")
+        _print_once(console, student, f"[yellow]not implemented yet — edit {where}[/]")
     except StudentCodeError as err:
         _print_once(console, student, f"[red]{err}[/]")
     except Exception as err:  # the student's bug: show it, keep the demo going
@@ -36,7 +36,8 @@ def attempt(console: Console, student: Any, name: str, action: Callable[[Any], T
 
 
 def _print_once(console: Console, student: Any, text: str) -> None:
-    """A broken file breaks every exercise in it: say so once, not once per exercise."""
+    """Say each thing once per demo: a broken file breaks every exercise in it, and a stub
+    used by several sections needs one pointer, not one per section."""
     said = student.__dict__.setdefault("_said", set())
     if text not in said:
         said.add(text)
