@@ -156,23 +156,23 @@ def compare_tagged(got: Any, want: Any, path: str = "tree", rtol: float = 1e-7, 
     """Same containers, same non-float fields, floats close; the message names the path."""
     if isinstance(want, float):
         if not isinstance(got, (int, float)) or isinstance(got, bool):
-            return fail(f"{path}: expected a float gradient, got {_kind(got)}")
+            return fail(f"the gradient at {path} should be a float, not {_kind(got)}")
         diff = abs(got - want)
-        return PASS if diff <= atol + rtol * abs(want) else fail(f"{path}: gradient off by {diff:.3g}")
+        return PASS if diff <= atol + rtol * abs(want) else fail(f"the gradient at {path} is off by {diff:.3g}")
     (kind, inner), = want.items()
     if not isinstance(got, dict) or kind not in got:
-        return fail(f"{path}: expected {_article(kind)}, got {_kind(got)}")
+        return fail(f"{path} should come back as {_article(kind)}, not {_kind(got)}")
     mine = got[kind]
     if kind in ("int", "str", "bool", "NoneType"):
         return PASS if mine == inner and type(mine) is type(inner) else fail(
-            f"{path}: a non-differentiable {kind} field must come back unchanged")
+            f"{path} is a non-differentiable {kind} field: it should come back unchanged")
     if isinstance(inner, list):
         if not isinstance(mine, list) or len(mine) != len(inner):
-            return fail(f"{path}: {kind} of the wrong length")
+            return fail(f"{path} is {_article(kind)} of the wrong length")
         pairs = [(f"{path}[{i}]", a, b) for i, (a, b) in enumerate(zip(mine, inner))]
     else:
         if not isinstance(mine, dict) or set(mine) != set(inner):
-            return fail(f"{path}: {kind} with different keys or fields")
+            return fail(f"{path} is {_article(kind)} with different keys or fields")
         sep = "." if kind in DATACLASSES else ""
         pairs = [(f"{path}{sep}{k}" if sep else f"{path}[{k!r}]", mine[k], inner[k]) for k in inner]
     for where, a, b in pairs:

@@ -52,7 +52,9 @@ class _LogisticCheck(ExerciseCheck):
 
     def judge(self, case, output):
         want = torch_logistic(case.inputs["x"], None if self.closed else case.inputs["n"])
-        return close_list(output, want, ["value", "derivative"], **TOL)
+        names = ["l₄ (the first result)", "dl₄/dx (the second result)"] if self.closed else \
+            ["l_n (the first result)", "dl_n/dx (the second result)"]
+        return close_list(output, want, names, **TOL)
 
 
 class LogisticLoop(_LogisticCheck):
@@ -144,7 +146,7 @@ class GradOfStruct(ExerciseCheck):
         want = tag(torch_struct_grad(case.inputs["tree"], case.inputs["fn"]))
         return first_failure(compare_tagged(output["grads"], want),
                              equal(output["input_after"], tag(build(case.inputs["tree"])),
-                                   what="the input tree (it must not be modified)"))
+                                   what="grad_of_struct must not modify its input tree"))
 
 
 def _f(rng) -> dict:
@@ -179,10 +181,11 @@ class CheckpointPlan(ExerciseCheck):
                 f"no plan of {n} layers fits a budget of {budget}: it should raise ValueError")
         plan = output.get("plan")
         if plan is None:
-            return fail("raised ValueError although a plan fits")
+            return fail("checkpoint_plan raised ValueError, but a plan fits this budget")
         if not plan or plan[0] != 0 or any(b <= a for a, b in zip(plan, plan[1:])) or plan[-1] >= n \
                 or not all(isinstance(p, int) for p in plan):
-            return fail("a plan is a strictly increasing list of layer indices that starts at 0 (all < n_layers)")
+            return fail("the plan should be a strictly increasing list of layer indices that starts at 0, "
+                        "all below n_layers")
         bound = plan_bound(plan, n)
         if budget is None:
             return PASS if bound <= sqrt_bound(n) else fail(
@@ -192,7 +195,8 @@ class CheckpointPlan(ExerciseCheck):
             return fail(f"the plan keeps up to {bound} activations alive (segments + longest segment), "
                         f"over the budget of {budget}")
         fewer = [k for k in range(1, len(plan)) if cost(k) <= budget]
-        return fail(f"{len(plan)} segments, but {fewer[0]} would fit the budget (checkpoint less)") if fewer else PASS
+        return fail(f"the plan has {len(plan)} segments, but fewer segments also fit the budget: checkpoint less") \
+            if fewer else PASS
 
 
 class CheckpointedForwardBackward(ExerciseCheck):
@@ -236,13 +240,13 @@ class CheckpointedForwardBackward(ExerciseCheck):
         n, plan = case.inputs["n"], case.inputs["plan"]
         grads = [output.get(k) for k in ("out", "grad_x")]
         if any(g is None for g in grads) or any(w is None for w in output.get("grad_w", [None])):
-            return fail("missing output, input gradient or a parameter gradient (.grad is None)")
-        verdict = first_failure(close(output["out"], h.detach().numpy(), what="output", **TOL),
-                                close(output["grad_x"], x.grad.numpy(), what="∂loss/∂x", **TOL),
+            return fail("the output, the input gradient or a parameter's .grad is None")
+        verdict = first_failure(close(output["out"], h.detach().numpy(), what="the chain's output", **TOL),
+                                close(output["grad_x"], x.grad.numpy(), what="the input gradient ∂loss/∂x", **TOL),
                                 close(np.stack(output["grad_w"]), np.stack([l.w.grad.numpy() for l in layers]),
-                                      what="∂loss/∂w (layer, unit)", **TOL),
+                                      what="the weight gradients (index = layer, unit)", **TOL),
                                 close(np.stack(output["grad_b"]), np.stack([l.b.grad.numpy() for l in layers]),
-                                      what="∂loss/∂b (layer, unit)", **TOL))
+                                      what="the bias gradients (index = layer, unit)", **TOL))
         if not verdict.passed:
             return verdict
         bound, peak = plan_bound(plan, n), output["peak_alive"]
