@@ -7,7 +7,7 @@ when backward reuses a value the forward pass saved: for the sigmoid s = σ(x), 
 derivative σ'(x) = s·(1 − s) needs no new exponential, only the saved s.
 
 Here the function is f(x) = x³ with f'(x) = 3x². Written separately, x·x·x and 3·x·x take
-five multiplications. Look at the two formulas together: one product appears in both.
+four multiplications. Look at the two formulas together: one product appears in both.
 Computed once and shared, the pair costs three multiplications.
 
 Source: 自动微分的挑战&未来 (ZOMI, AISystem 05Framework/02AutoDiff).
