@@ -34,6 +34,8 @@ def close(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
     too_far = diff > atol + rtol * np.abs(want)
     if too_far.any():
         i = int(np.argmax(np.where(too_far, diff, -1.0)))
+        if too_far.size == 1:
+            return fail(f"{what} is off by {float(diff[i]):.3g}")
         return fail(f"{what}: largest difference {float(diff[i]):.3g} at {_where(_unflat(i, shape))}"
                     f" ({int(too_far.sum())} of {too_far.size} values off)")
     return PASS
