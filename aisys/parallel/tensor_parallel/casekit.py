@@ -72,7 +72,8 @@ def refusal(build: Callable[[], Any]) -> dict:
 
 
 _NAMES = {"out": "forward output", "x_grad": "input gradient", "x_after": "input after the call",
-          "w_grad": "weight gradient", "b_grad": "bias gradient"}
+          "w_grad": "weight gradient", "b_grad": "bias gradient", "loss": "per-token loss",
+          "logits_grad": "gradient of its logits shard"}
 
 
 def describe(key: str) -> str:

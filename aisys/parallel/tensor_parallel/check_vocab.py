@@ -106,7 +106,7 @@ class VocabParallelCrossEntropyCheck(ExerciseCheck):
             loss = fn(shard, kit.on_device(target))
         with kit.comm_phase() as bwd:
             loss.backward(kit.on_device(upstream))
-        return {"out": loss, "x_grad": kit.grad_or_none(shard), "comm_forward": kit.op_counts(fwd),
+        return {"loss": loss, "logits_grad": kit.grad_or_none(shard), "comm_forward": kit.op_counts(fwd),
                 "comm_backward": kit.op_counts(bwd),
                 "forward_payloads": [int(r["bytes"]) for r in fwd],
                 "forward_reduce_ops": [r.get("reduce_op") for r in fwd if r["op"] == "all_reduce"]}
@@ -122,7 +122,7 @@ class VocabParallelCrossEntropyCheck(ExerciseCheck):
         loss = loss.reshape(target.shape)
         loss.backward(upstream)
         values = kit.judge_ranks(output, inp["world"], lambda r: {
-            "out": kit.numpy(loss), "x_grad": kit.numpy(logits.grad[..., _rows(inp["vocab"], inp["world"], r)])})
+            "loss": kit.numpy(loss), "logits_grad": kit.numpy(logits.grad[..., _rows(inp["vocab"], inp["world"], r)])})
         tokens = int(torch.tensor(inp["tokens"]).prod())
         return first_failure(values, self.judge_structure(output, tokens),
                              kit.judge_comm(output, "backward", {}, "the gradient softmax − onehot is local"))
