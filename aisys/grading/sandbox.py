@@ -73,7 +73,7 @@ def run_child(lab: Lab, labs_dir: Path, cases: list[Case], timeout: float) -> Ch
         orders = {"nonce": nonce, "lab": lab.slug, "labs_dir": str(labs_dir), "result_fd": write_fd,
                   "cases": [c.to_json() for c in cases], "cpu_seconds": int(timeout * 2) + 10,
                   "file_bytes": 64 * 2**20, "address_bytes": address_limit(),
-                  "guard": env[guard.ENV], "case_time_cap": timeout / 4}
+                  "guard": env[guard.ENV], "case_time_cap": timeout / 2}
         lines: list[str] = []
         chunks: list[bytes] = []
         readers = [threading.Thread(target=_read_lines, args=(read_fd, lines), daemon=True),
