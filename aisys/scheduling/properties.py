@@ -63,7 +63,8 @@ def validity_problem(graph: Graph, timeline: Timeline, workers: list[str], durat
         for a, b in zip(slots, slots[1:]):
             if b.start < a.end - EPS * max(1.0, a.end):
                 return (f"worker {worker!r} runs {a.op!r} and {b.op!r} at once "
-                        f"(they overlap by {a.end - b.start:.6g} from t={b.start:.6g}), but a worker runs one op at a time")
+                        f"(they overlap by {a.end - b.start:.6g} from t={b.start:.6g}), "
+                        "but a worker runs one op at a time")
     return None
 
 

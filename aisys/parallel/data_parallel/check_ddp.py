@@ -54,7 +54,8 @@ def judge_training(case: Case, output: list) -> object:
             if got is None:
                 return fail(f"rank {rank}: {name} is missing from the model after training")
             verdict = close(got, want, rtol=1e-4, atol=1e-5,
-                            what=f"rank {rank}'s {name} after {p['steps']} steps, compared with one process on the full batch")
+                            what=f"rank {rank}'s {name} after {p['steps']} steps, compared with one process "
+                                 "on the full batch")
             if not verdict.passed:
                 return verdict
     return PASS

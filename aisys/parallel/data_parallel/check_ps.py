@@ -39,7 +39,7 @@ class ParameterServerCheck(ExerciseCheck):
 
         from aisys.parallel import comm, context
 
-        p, me = case.inputs, context.rank()
+        p = case.inputs
         problems = quadratics(p["seed"], context.world_size() - 1)
 
         def grad_fn(x, rank):
@@ -69,7 +69,8 @@ class ParameterServerCheck(ExerciseCheck):
         for rank, out in enumerate(output):
             if p["mode"] == "sync":
                 verdict = close(out["final"], x, rtol=1e-9, atol=1e-12,
-                                what=f"rank {rank}'s parameters after {p['steps']} synchronous steps, compared with plain SGD")
+                                what=f"rank {rank}'s parameters after {p['steps']} synchronous steps, "
+                                     "compared with plain SGD")
             else:
                 err = float(np.linalg.norm(np.asarray(out["final"], dtype=float) - x) / np.linalg.norm(x))
                 verdict = PASS if err < 0.02 else fail(

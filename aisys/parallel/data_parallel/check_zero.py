@@ -76,7 +76,8 @@ class ZeroOptimizerCheck(ExerciseCheck):
         for rank, out in enumerate(output):
             for name, want in truth.items():
                 verdict = close(out["state"].get(name), want, rtol=1e-4, atol=1e-5,
-                                what=f"rank {rank}'s {name} after {p['steps']} steps, compared with unsharded Adam")
+                                what=f"rank {rank}'s {name} after {p['steps']} steps, "
+                                     "compared with unsharded Adam")
                 if not verdict.passed:
                     return verdict
             held = out["held"]
@@ -148,4 +149,5 @@ class ZeroComm(ExerciseCheck):
     def judge(self, case, output):
         psi, stage = case.inputs["psi"], case.inputs["stage"]
         want = (3 if stage == 3 else 2) * psi
-        return judge_scalar(output, want, f"zero_comm(psi={psi:.4g}, stage={stage})", "elements", rtol=1e-9, atol=1e-6)
+        call = f"zero_comm(psi={psi:.4g}, stage={stage})"
+        return judge_scalar(output, want, call, "elements", rtol=1e-9, atol=1e-6)

@@ -50,7 +50,6 @@ def _size(nbytes: int) -> str:
 
 
 def ddp_part(cls, **kwargs) -> dict:
-    import torch
     import torch.nn.functional as F
 
     from aisys.parallel import comm, context
