@@ -13,31 +13,13 @@ work / m + critical path — at most about twice the optimum.
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Mapping
 
 from aisys.graph.ir import Graph, Node
+from aisys.graph.walk import topological_order  # noqa: F401 - the bench's one walker, re-exported
 
 COST = "cost"
 BYTES = "bytes"
-
-
-def topological_order(graph: Graph) -> list[str]:
-    """The bench's one graph walker (Kahn's algorithm); raises ValueError on a cycle."""
-    indegree = {node.name: len(node.inputs) for node in graph}
-    consumers = graph.consumers()
-    ready = deque(name for name, degree in indegree.items() if degree == 0)
-    order = []
-    while ready:
-        name = ready.popleft()
-        order.append(name)
-        for nxt in consumers.get(name, []):
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                ready.append(nxt)
-    if len(order) != len(graph):
-        raise ValueError("graph has a cycle")
-    return order
 
 
 def node_costs(graph: Graph) -> dict[str, float]:
