@@ -101,9 +101,14 @@ class TensorInfo(ExerciseCheck):
     def cases(self, rng):
         dtypes = ["float32", "float64", "int64", "int8", "float16", "bool"]
         views = ["none", "transpose", "slice", "step", "expand", "none"]
-        return [Case(f"{view}-{dtype}", {"shape": [int(s) for s in rng.integers(2, 5, size=3)],
-                                         "view": view, "dtype": dtype})
-                for view, dtype in zip(views, dtypes)]
+        cases = [Case(f"{view}-{dtype}", {"shape": [int(s) for s in rng.integers(2, 5, size=3)],
+                                          "view": view, "dtype": dtype})
+                 for view, dtype in zip(views, dtypes)]
+        # (k, 1) transposed is (1, k) with strides (1, 1): contiguous, since a size-1 dim's stride
+        # never matters — a plain strides == row_major_strides(shape) test says otherwise
+        cases.append(Case("size-one-dim", {"shape": [int(rng.integers(2, 6)), 1], "view": "transpose",
+                                           "dtype": "float32"}))
+        return cases
 
     def run(self, case, student):
         return student.get("tensor_info")(_view(case.inputs))
