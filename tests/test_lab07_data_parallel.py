@@ -76,6 +76,51 @@ def test_planted_bugs_lose_points_naming_the_case(planted_report, name, partial,
     assert all(c["message"] for c in failed)
 
 
+@pytest.fixture(scope="module")
+def second_planted_report(tmp_path_factory):
+    """Bugs that once earned (nearly) full marks, one per exercise, in one workspace."""
+    labs = workspace(tmp_path_factory.mktemp("planted2"), FOLDER, {
+        # pads with indices[:pad] once: short when pad > n (n=1 on 4 ranks)
+        "sampler.py": [("while len(indices) < total:\n            indices += indices[:total - len(indices)]",
+                        "indices += indices[:total - len(indices)]")],
+        # passes the whole tensor round the ring: right sum, right total on 2 ranks, n per message
+        "ring.py": [("for step in range(world - 1):          # reduce-scatter", "for step in range(0):"),
+                    ("for step in range(world - 1):          # all-gather",
+                     "passing = flat.clone()\n    for step in range(world - 1):\n"
+                     "        incoming = torch.empty_like(passing)\n"
+                     "        works = [comm.isend(passing, right), comm.irecv(incoming, left)]\n"
+                     "        [w.wait() for w in works]\n        flat.add_(incoming)\n        passing = incoming\n"
+                     "    for step in range(0):")],
+        # hooks registered, but every bucket launched from the very last one: no overlap
+        "ddp.py": [("self._ready[self._next] == len(self.buckets[self._next])",
+                    "sum(self._ready) == sum(map(len, self.buckets))")],
+        # sum instead of mean (Adam is nearly scale-free unless eps matters); k hard-coded to 12
+        "zero.py": [('reduce_scatter_tensor(grad, flat_grad, op="avg")', 'reduce_scatter_tensor(grad, flat_grad, op="sum")'),
+                    ("weights, grads, states = 2 * psi, 2 * psi, k * psi",
+                     "weights, grads, states = 2 * psi, 2 * psi, 12 * psi")],
+        # async mode applies the mean of the workers' gradients (converges, to the wrong trajectory)
+        "param_server.py": [('if self.mode == "sync":\n                    self.params -=', "if True:\n                    self.params -=")],
+    })
+    return check_json("data-parallel", "--labs-dir", str(labs))
+
+
+@pytest.mark.parametrize("name, case_word, message_word", [
+    ("shard_indices", "pad-beyond-n", "rank 2"),
+    ("ring_all_reduce", "w2-even", "more than one chunk"),
+    ("BucketedDDP", "several", "before the last gradient"),
+    ("ZeroOptimizer", "own-betas-eps", "unsharded Adam"),
+    ("zero_memory", "random-stage1", "off by"),
+    ("ParameterServer", "w4-async", "asynchronous steps"),
+])
+def test_formerly_full_mark_bugs_lose_points(second_planted_report, name, case_word, message_word):
+    report, proc = second_planted_report
+    assert proc.returncode == 1
+    ex = exercise(report, name)
+    assert 0 <= ex["score"] < ex["max_score"], ex
+    failed = [c for c in _failed(ex) if case_word in c["id"]]
+    assert failed and message_word in failed[0]["message"], ex
+
+
 def test_messages_say_where_not_what(planted_report):
     report, _ = planted_report
     ring = _failed(exercise(report, "ring_all_reduce"))[0]["message"]

@@ -24,6 +24,8 @@ class ShardIndices(ExerciseCheck):
                                            "seed": int(rng.integers(0, 1000)), "epochs": [0, 3], "drop_last": True}))
         cases.append(Case("w4-tiny-n", {"world": 4, "n": 3, "shuffle": False, "seed": 0, "epochs": [0],
                                         "drop_last": False}, weight=0.5))
+        cases.append(Case("w4-pad-beyond-n", {"world": 4, "n": 1, "shuffle": True, "seed": int(rng.integers(0, 1000)),
+                                              "epochs": [0, 1], "drop_last": False}, weight=0.5))   # pad 3 > n
         return cases
 
     def run(self, case, student):
@@ -75,6 +77,8 @@ class RingAllReduce(ExerciseCheck):
             cases.append(Case(f"w{world}-uneven", {"world": world, "shape": [world * 5 + int(rng.integers(1, world))],
                                                    "dtype": "float32", "seed": int(rng.integers(1 << 30))},
                               weight=0.5))
+        cases.append(Case("w4-five-elements", {"world": 4, "shape": [5], "dtype": "float32",   # chunks 2, 1, 1, 1
+                                               "seed": int(rng.integers(1 << 30))}, weight=0.5))
         return cases
 
     def run(self, case, student):
@@ -86,6 +90,7 @@ class RingAllReduce(ExerciseCheck):
         return {"returned": returned, "in_place": tensor,
                 "ops": sorted({r["op"] for r in records}),
                 "sent_bytes": sum(r["bytes"] for r in records if r["op"] == "send"),
+                "largest_send": max((r["bytes"] for r in records if r["op"] == "send"), default=0),
                 "element_size": tensor.element_size()}
 
     def judge(self, case, output):
@@ -106,4 +111,7 @@ class RingAllReduce(ExerciseCheck):
             if not low <= out["sent_bytes"] <= high:    # exact when world divides n
                 return fail(f"rank {rank} sent {out['sent_bytes']} bytes; a ring sends 2(N-1)/N·n elements "
                             "per rank, through comm.isend/comm.send")
+            if out["largest_send"] > -(-n // world) * size:     # world 2: passing everything has the right total
+                return fail(f"rank {rank} sent a message of {out['largest_send']} bytes, more than one chunk "
+                            f"(n/N = {n}/{world} elements): each ring step passes one chunk, not the whole tensor")
         return PASS

@@ -24,18 +24,25 @@ def train_on_rank(case: Case, wrap) -> dict:
     with comm.comm_log().capture() as setup:
         ddp = wrap(model)
     opt = MomentumSGD(model.parameters(), p["lr"])
+    computed: list[float] = []     # when autograd produced each gradient (before accumulation and DDP hooks)
+    for param in (q for q in model.parameters() if q.requires_grad):
+        param.register_hook(lambda grad: computed.append(time.perf_counter()))
     steps = []
     for batch in toy_batches(p["seed"] + 1, p["steps"], p["batch"]):
         x, y = shard(batch, rank, world)
         opt.zero_grad()
+        computed.clear()
         with comm.comm_log().capture() as records:
             F.mse_loss(ddp(x), y).backward()
             backward_end = time.perf_counter()
             ddp.sync_gradients()
         opt.step()
         reduces = [r for r in records if r["op"] == "all_reduce"]
+        last_gradient = max(computed, default=backward_end)
         steps.append({"reduce_bytes": [r["bytes"] for r in reduces],
                       "early": sum(r["start"] < backward_end for r in reduces),
+                      "before_last_gradient": sum(r["start"] < last_gradient for r in reduces),
+                      "waited_in_backward": sum(r["end"] is not None and r["end"] < backward_end for r in reduces),
                       "all_async": all(r["async"] for r in reduces),
                       "other_ops": sorted({r["op"] for r in records} - {"all_reduce"})})
     return {"state": state_arrays(model), "steps": steps, "broadcasts": sum(r["op"] == "broadcast" for r in setup)}
@@ -137,4 +144,11 @@ class BucketedDDPCheck(ExerciseCheck):
                 if info["early"] < 1:
                     return fail(f"{where}: no all-reduce started before backward ended — no overlap "
                                 "(launch buckets from the gradient hooks, not after backward)")
+                if len(want) > 1 and info["before_last_gradient"] < 1:
+                    return fail(f"{where}: no bucket started before the last gradient was computed — every "
+                                "bucket waited for the whole backward (launch each bucket as soon as it is full)")
+                if info["waited_in_backward"]:
+                    return fail(f"{where}: {info['waited_in_backward']} all-reduce(s) were waited on during "
+                                "backward, which then stalls on the network — no overlap (wait only in "
+                                "sync_gradients)")
         return PASS

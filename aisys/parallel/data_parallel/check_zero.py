@@ -38,10 +38,17 @@ class ZeroOptimizerCheck(ExerciseCheck):
             "sets every p.grad to None")
 
     def cases(self, rng):
-        def case(name, world, stage):
+        def case(name, world, stage, hidden_choices=(12, 16, 20), **adam):
             return Case(name, {"world": world, "stage": stage, "seed": int(rng.integers(1 << 30)), "steps": 3,
-                               "batch": 4 * world, "hidden": int(rng.choice([12, 16, 20])), "lr": 0.02})
-        return [case("w2-stage1", 2, 1), case("w4-stage1", 4, 1), case("w2-stage2", 2, 2), case("w4-stage2", 4, 2)]
+                               "batch": 4 * world, "hidden": int(rng.choice(hidden_choices)), "lr": 0.02, **adam})
+
+        def own_adam():   # eps near the gradients' size: Adam stops being scale-free (sum vs mean shows)
+            return {"betas": [round(float(rng.uniform(0.5, 0.8)), 3), round(float(rng.uniform(0.9, 0.98)), 3)],
+                    "eps": round(float(rng.uniform(0.02, 0.1)), 3)}
+        odd = (13, 15, 17)   # an odd parameter count: the last shard is padded
+        return [case("w2-stage1", 2, 1), case("w4-stage1-odd-numel", 4, 1, odd),
+                case("w2-stage2-own-betas-eps", 2, 2, **own_adam()), case("w4-stage2-odd-numel-own-eps", 4, 2, odd,
+                                                                          **own_adam())]
 
     def run(self, case, student):
         import torch.nn.functional as F
@@ -51,7 +58,8 @@ class ZeroOptimizerCheck(ExerciseCheck):
 
         p, rank, world = case.inputs, context.rank(), context.world_size()
         model = make_toy(p["seed"], hidden=p["hidden"])
-        opt = student.get("ZeroOptimizer")(model.parameters(), stage=p["stage"], lr=p["lr"])
+        adam = {"betas": tuple(p["betas"]), "eps": p["eps"]} if "eps" in p else {}
+        opt = student.get("ZeroOptimizer")(model.parameters(), stage=p["stage"], lr=p["lr"], **adam)
         steps = []
         for batch in toy_batches(p["seed"] + 1, p["steps"], p["batch"]):
             x, y = shard(batch, rank, world)
@@ -71,13 +79,15 @@ class ZeroOptimizerCheck(ExerciseCheck):
         p, world = case.inputs, case.inputs["world"]
         model = make_toy(p["seed"], hidden=p["hidden"])
         numel = sum(q.numel() for q in model.parameters() if q.requires_grad)
-        truth = state_arrays(train_single_process_adam(model, toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"]))
+        adam = {"betas": tuple(p["betas"]), "eps": p["eps"]} if "eps" in p else {}
+        truth = state_arrays(train_single_process_adam(model, toy_batches(p["seed"] + 1, p["steps"], p["batch"]),
+                                                       p["lr"], **adam))
         shard = math.ceil(numel / world)
         for rank, out in enumerate(output):
             for name, want in truth.items():
                 verdict = close(out["state"].get(name), want, rtol=1e-4, atol=1e-5,
-                                what=f"rank {rank}'s {name} after {p['steps']} steps, "
-                                     "compared with unsharded Adam")
+                                what=f"rank {rank}'s {name} after {p['steps']} steps, compared with unsharded "
+                                     f"Adam (betas={p.get('betas', 'default')}, eps={p.get('eps', 'default')})")
                 if not verdict.passed:
                     return verdict
             held = out["held"]
@@ -118,7 +128,8 @@ class ZeroMemory(ExerciseCheck):
         paper = [Case(f"paper-stage{s}", {"world": 2, "psi": 7.5e9, "n_d": 64, "stage": s, "k": 12}) for s in range(4)]
         return paper + [Case(f"random-stage{s}", {"world": 2, "psi": float(rng.integers(1, 200)) * 1e8,
                                                    "n_d": int(rng.choice([4, 8, 16, 128])), "stage": s,
-                                                   "k": int(rng.choice([12, 16]))}) for s in range(4)]
+                                                   "k": 16 if s % 2 else int(rng.choice([12, 16]))})
+                        for s in range(4)]   # k=16 at least twice: a hard-coded 12 cannot pass
 
     def run(self, case, student):
         p = case.inputs
