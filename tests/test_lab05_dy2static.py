@@ -63,11 +63,28 @@ def test_planted_bugs_lose_points_with_a_reason(tmp_path):
     assert exercise(report, "capture_report")["status"] == "passed"
 
 
-def test_a_tracer_that_never_notes_a_baked_branch_loses_the_notes_case(tmp_path):
-    labs = workspace(tmp_path, FOLDER, {"tracing.py": [("if func is torch.Tensor.__bool__:", "if False:")]})
-    report, _ = check_json("dy2static", "--labs-dir", str(labs))
-    failed = {c["id"]: c["message"] for c in exercise(report, "trace")["cases"] if c["status"] == "failed"}
-    assert list(failed) == ["notes-branch-baked-in"] and "graph.notes" in failed["notes-branch-baked-in"]
+def test_conversion_scoping_mistakes_and_tuple_ops_lose_their_cases(tmp_path):
+    """One workspace, independent cases: the if's outputs taken from the true branch only, a
+    body temporary carried as a loop variable, a SyntaxError that does not say the line; a
+    tracer that records only ops returning a single tensor (not `chunk`) and never notes a
+    baked-in branch."""
+    labs = workspace(tmp_path, FOLDER, {
+        "convert.py": [("outputs = _assigned(node.body + node.orelse)", "outputs = _assigned(node.body)"),
+                       ("loop_vars = [n for n in _assigned(node.body) if n in defined]",
+                        "loop_vars = _assigned(node.body)"),
+                       ('raise SyntaxError(f"line {node.lineno}: `{word}` inside', 'raise SyntaxError(f"`{word}` inside')],
+        "tracing.py": [("if not any(isinstance(leaf, torch.Tensor) for leaf in leaves):",
+                        "if not isinstance(result, torch.Tensor):"),
+                       ("if func is torch.Tensor.__bool__:", "if False:")]})
+    report, proc = check_json("dy2static", "--labs-dir", str(labs))
+    assert proc.returncode == 1
+    convert = {c["id"]: c for c in exercise(report, "to_static")["cases"] if c["status"] != "passed"}
+    assert set(convert) == {"if-assigns-different-names", "while-with-temporary", "break-is-refused",
+                            "return-in-branch-is-refused"}, convert
+    assert "not the line" in convert["break-is-refused"]["message"]
+    trace = {c["id"]: c["message"] for c in exercise(report, "trace")["cases"] if c["status"] != "passed"}
+    assert list(trace) == ["notes-branch-baked-in", "tuple-returning-op"], trace
+    assert "graph.notes" in trace["notes-branch-baked-in"] and "replay" in trace["tuple-returning-op"]
 
 
 def test_a_note_where_nothing_was_baked_in_fails():

@@ -9,12 +9,13 @@ import pytest
 from rich.console import Console
 
 from aisys.scheduling import builders, kernels
+from aisys.scheduling import devices as dev
 from aisys.scheduling.baseline import fifo_makespan
 from aisys.scheduling.chrome_trace import chrome_trace
 from aisys.scheduling.costgraph import (critical_path, from_spec, graham_bound, lower_bound, node_costs,
                                         to_spec, topological_order, total_work)
 from aisys.scheduling.modes import interaction_counts
-from aisys.scheduling.properties import fifo_problem, idle_problem, priority_problem, validity_problem
+from aisys.scheduling.properties import fifo_problem, heft_problem, idle_problem, priority_problem, validity_problem
 from aisys.scheduling.timeline import Timeline
 from aisys.ui.gantt import gantt
 from conftest import REPO, check_json, exercise, run_cli, workspace
@@ -112,17 +113,36 @@ def test_a_pool_without_parallelism_loses_the_overlap_case(buggy_report):
 
 def test_swapped_policies_fail_the_policy_properties(tmp_path):
     """FIFO with a priority queue breaks first-ready-first-started; list scheduling with a FIFO
-    queue breaks the critical-path priority (and loses to nothing but itself)."""
+    queue breaks the critical-path priority (and loses to nothing but itself); HEFT keeping
+    the device where an op *starts* first (not finishes) leaves ops on the slow CPU."""
     labs = workspace(tmp_path, "06_scheduling", {"schedulers.py": [
         ("costs, FifoQueue())", "costs, PriorityQueue(bottom_levels(graph, node_costs(graph))))"),
         ("return simulate(graph, n_workers, costs, PriorityQueue(bottom_levels(graph, costs)))",
-         "return simulate(graph, n_workers, costs, FifoQueue())")]})
+         "return simulate(graph, n_workers, costs, FifoQueue())"),
+        ("if best is None or end < best[2]:", "if best is None or start < best[1]:")]})
     report, _ = check_json("scheduling", "--labs-dir", str(labs))
     fifo = _failures(report, "fifo_schedule")
     assert any("FIFO queue" in m for m in fifo.values()), fifo
     listed = _failures(report, "list_schedule")
     assert any("longer path to the end" in m for m in listed.values()), listed
-    assert exercise(report, "hetero_schedule")["score"] == 20
+    hetero = _failures(report, "hetero_schedule")
+    assert any("would have finished earlier" in m for m in hetero.values()), hetero
+    assert exercise(report, "hetero_schedule")["score"] < 10
+
+
+def test_heft_property_catches_a_rank_without_transfers():
+    """The judge's HEFT rule alone: ranking by compute only visits ops in another order, and
+    some op then finishes later than HEFT's own order would have let it."""
+    hetero = REPO / "solutions" / "06_scheduling" / "schedulers.py"
+    source = hetero.read_text().replace("comm = link.time(size[n]) * (p - 1) / p", "comm = 0.0")
+    namespace: dict = {}
+    exec(compile(source, str(hetero), "exec"), namespace)
+    devices, link = [dev.CPU, dev.GPU, dev.NPU], dev.PCIE
+    problems = []
+    for seed in range(4):
+        graph = builders.random_dag(np.random.default_rng(seed), 80)
+        problems.append(heft_problem(graph, namespace["hetero_schedule"](graph, devices, link), devices, link))
+    assert any(p and "HEFT" in p for p in problems), problems
 
 
 def test_demo_on_the_solutions_draws_and_writes_a_chrome_trace(tmp_path):

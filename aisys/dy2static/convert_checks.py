@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import ast
+import inspect
+import re
+import textwrap
 import warnings
 from typing import Any
 
@@ -59,6 +62,8 @@ class TraceCheck(ExerciseCheck):
                                            "replay": [[_vector(rng)]], "notes": True}),
             Case("notes-none-without-branch", {"fn": "fixed_loop", "example": [_vector(rng)],
                                                "replay": [[_vector(rng)]], "notes": True}),
+            Case("tuple-returning-op", {"fn": "halves_mixed", "example": [_vector(rng, size=6)],
+                                        "replay": [[_vector(rng, size=6)], [_vector(rng, size=6)]]}),
         ]
 
     def run(self, case, student):
@@ -111,7 +116,16 @@ def _judge_notes(notes: list[str], baked: bool) -> Verdict:
 
 
 TO_STATIC_CASES = {"relu_or_square": "cond", "halve_until_small": "while_loop", "branch_in_loop": "while_loop",
-                   "python_flag": "python_if"}
+                   "python_flag": "python_if", "scale_one_side": "cond", "shrink_with_temporary": "while_loop"}
+REFUSED = {"break": ast.Break, "return": ast.Return}
+
+
+def construct_lines(fn, word: str) -> set[int]:
+    """The lines of `word` inside an if/while of `fn`: numbered from its `def` (1) or in its file."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    lines = {node.lineno for block in ast.walk(tree) if isinstance(block, (ast.If, ast.While))
+             for node in ast.walk(block) if isinstance(node, REFUSED[word])}
+    return lines | {fn.__code__.co_firstlineno + n - 1 for n in lines}
 
 
 class ToStaticCheck(ExerciseCheck):
@@ -132,6 +146,10 @@ class ToStaticCheck(ExerciseCheck):
             Case("break-is-refused", {"fn": "break_in_loop", "refuse": "break"}),
             Case("return-in-branch-is-refused", {"fn": "return_in_branch", "refuse": "return"}),
             Case("exports-as-cond", {"fn": "relu_or_square", "args": [_vector(rng)], "export": True}, weight=2),
+            Case("if-assigns-different-names", {"fn": "scale_one_side",
+                                                "args": [_vector(rng, size=3), _vector(rng, size=3)]}, weight=2),
+            Case("while-with-temporary", {"fn": "shrink_with_temporary",
+                                          "args": [_vector(rng, scale=float(rng.uniform(3, 20)))]}),
         ]
 
     def run(self, case, student):
@@ -165,8 +183,12 @@ class ToStaticCheck(ExerciseCheck):
             word = case.inputs["refuse"]
             if output.get("raised") != "SyntaxError":
                 return fail(f"converting a function with `{word}` inside a converted block should raise SyntaxError")
-            if word not in output.get("message", ""):
+            message = output.get("message", "")
+            if word not in message:
                 return fail(f"the SyntaxError should name the construct (`{word}`) and its line")
+            if not any(re.search(rf"(?<!\d){n}(?!\d)", message) for n in construct_lines(fn, word)):
+                return fail(f"the SyntaxError names `{word}` but not the line it is on (in the function's "
+                            "source or in its file)")
             return PASS
         if case.inputs.get("export"):
             if output.get("export_error"):

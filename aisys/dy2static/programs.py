@@ -47,6 +47,29 @@ def branch_in_loop(x, n):
     return acc
 
 
+def scale_one_side(x, y):
+    """Each branch assigns a different variable: both must leave the converted `if`."""
+    CALLS["scale_one_side"] += 1
+    a = x * 1.0
+    b = y * 1.0
+    if (a - b).sum() > 0:
+        a = a * 0.5
+    else:
+        b = b * 2.0
+    return a, b
+
+
+def shrink_with_temporary(x):
+    """The loop body has a temporary (`half`) that does not exist before the loop."""
+    CALLS["shrink_with_temporary"] += 1
+    steps = torch.zeros(())
+    while x.abs().max() > 1.0:
+        half = x * 0.5
+        x = half - 0.05
+        steps = steps + 1.0
+    return x, steps
+
+
 def python_flag(x, flag):
     """A Python bool condition: conversion must keep it a plain Python `if`."""
     CALLS["python_flag"] += 1
@@ -63,6 +86,13 @@ def fixed_loop(x):
     for _ in range(3):
         x = torch.tanh(x * 1.5 + 0.1)
     return x
+
+
+def halves_mixed(x):
+    """An op that returns a tuple (`chunk`): each piece is an output of that one node."""
+    CALLS["halves_mixed"] += 1
+    low, high = x.chunk(2)
+    return torch.tanh(high * 2.0 - low)
 
 
 # ---------------------------------------------------------------- unsupported by conversion

@@ -26,9 +26,17 @@ def convert_cond(pred: Any, true_fn: Callable, false_fn: Callable, operands: Seq
     """`true_fn(*operands) if pred else false_fn(*operands)`, as one graph op for a tensor pred."""
     if isinstance(pred, torch.Tensor):
         _count("cond")
-        return tuple(torch.cond(pred, true_fn, false_fn, tuple(operands)))
+        return tuple(torch.cond(pred, _fresh(true_fn), _fresh(false_fn), tuple(operands)))
     _count("python_if")
     return tuple(true_fn(*operands) if pred else false_fn(*operands))
+
+
+def _fresh(branch: Callable) -> Callable:
+    """torch.cond refuses a branch that hands an operand back unchanged (aliasing), which is
+    what a branch that does not assign one of the names does: return copies instead."""
+    def copied(*operands):
+        return tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in branch(*operands))
+    return copied
 
 
 def convert_while(cond_fn: Callable, body_fn: Callable, loop_vars: Sequence) -> tuple:

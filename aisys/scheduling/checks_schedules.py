@@ -10,7 +10,8 @@ from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 from aisys.scheduling import builders, devices as dev
 from aisys.scheduling.baseline import fifo_makespan
 from aisys.scheduling.costgraph import bottom_levels, from_spec, graham_bound, node_costs, to_spec, total_work
-from aisys.scheduling.properties import EPS, fifo_problem, idle_problem, priority_problem, validity_problem
+from aisys.scheduling.properties import (EPS, fifo_problem, heft_problem, idle_problem, priority_problem,
+                                         validity_problem)
 from aisys.scheduling.timeline import Timeline, as_plain
 
 
@@ -140,6 +141,9 @@ class HeteroSchedule(ExerciseCheck):
             return fail(timeline)
         problem = validity_problem(graph, timeline, list(by_name), lambda op, d: by_name[d].time(costs[op]),
                                    lambda src, a, b: dev.transfer(link, size[src], a, b))
+        if problem:
+            return fail(problem)
+        problem = heft_problem(graph, timeline, devices, link)
         if problem:
             return fail(problem)
         used = sorted(set(timeline.placement().values()))

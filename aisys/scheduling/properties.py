@@ -123,3 +123,38 @@ def priority_problem(graph: Graph, timeline: Timeline, priority: Mapping[str, fl
                 return (f"at t={s.start:.6g} {s.op!r} started while {other.op!r} was ready and has a longer "
                         f"path to the end ({priority[other.op]:.6g} > {priority[s.op]:.6g})")
     return None
+
+
+def heft_problem(graph: Graph, timeline: Timeline, devices: list, link) -> str | None:
+    """HEFT's placement rule: visiting ops by decreasing upward rank (the formula of the
+    exercise, ties by topological position), each op finishes no later than it could have
+    on any other device, given where and when its inputs finished in *this* timeline and
+    what was already placed on that device."""
+    from aisys.scheduling.costgraph import node_costs, topological_order
+    from aisys.scheduling.devices import transfer
+
+    costs, order, consumers, p = node_costs(graph), topological_order(graph), graph.consumers(), len(devices)
+    size = {n.name: float(n.attrs.get("bytes", 0)) for n in graph}
+    rank: dict[str, float] = {}
+    for n in reversed(order):
+        mean = sum(d.time(costs[n]) for d in devices) / p
+        comm = link.time(size[n]) * (p - 1) / p
+        rank[n] = mean + max((comm + rank[c] for c in consumers[n]), default=0.0)
+    position = {n: i for i, n in enumerate(order)}
+    slot = {s.op: s for s in timeline.slots}
+    free = {d.name: 0.0 for d in devices}
+    for n in sorted(order, key=lambda n: (-rank[n], position[n])):
+        finish = {}
+        for d in devices:
+            ready = max((slot[u].end + transfer(link, size[u], slot[u].worker, d.name) for u in graph[n].inputs),
+                        default=0.0)
+            finish[d.name] = max(ready, free[d.name]) + d.time(costs[n])
+        better = min(finish, key=finish.get)
+        if slot[n].end > finish[better] + EPS * max(1.0, finish[better]):
+            if better == slot[n].worker:   # its device was free earlier when its turn came: wrong visiting order
+                return (f"{n!r} finishes at t={slot[n].end:.6g} on {better!r}, later than it could have in HEFT's "
+                        "order: visit ops by decreasing rank (mean compute + mean transfer + max consumer rank)")
+            return (f"{n!r} finishes at t={slot[n].end:.6g} on {slot[n].worker!r}, but placed on {better!r} it "
+                    "would have finished earlier (transfers included): HEFT keeps the device with the earliest finish")
+        free[slot[n].worker] = max(free[slot[n].worker], slot[n].end)
+    return None
