@@ -39,6 +39,14 @@ CE_GATHERS_LOGITS = ("vocab.py", "    return VocabParallelCrossEntropy.apply(log
                      "    return F.cross_entropy(full.reshape(-1, full.shape[-1]), target.reshape(-1),\n"
                      "                           reduction='none').reshape(target.shape)\n")
 
+COPY_SUMS_GRAD_IN_PLACE = ("operators.py", "grad = grad_output.contiguous().clone()", "grad = grad_output")
+QKV_VIEWED_BY_PROJECTION = ("attention.py", "view(batch, seq, self.num_local_heads, 3, self.head_dim)\n"
+                            "        q, k, v = qkv.permute(3, 0, 2, 1, 4)",
+                            "view(batch, seq, 3, self.num_local_heads, self.head_dim)\n"
+                            "        q, k, v = qkv.permute(2, 0, 3, 1, 4)")
+EMBEDDING_SHARD_IS_A_VIEW = ("vocab.py", "dense.weight.detach()[self.vocab_start:self.vocab_end].clone()",
+                             "dense.weight.detach()[self.vocab_start:self.vocab_end]")
+
 
 def _edits(*bugs) -> dict:
     edits: dict = {}
@@ -180,6 +188,39 @@ def test_row_then_column_mlp_and_logit_gathering_lose_points(tmp_path, backgroun
     for cid, (status, message) in graded["ParallelMLP"].items():
         if "uneven" not in cid:     # an error (hidden not divisible) or a failed comparison
             assert status in ("error", "failed") and "rank" in message, cid
+
+
+@pytest.fixture(scope="module")
+def buggy_again(tmp_path_factory, background):
+    """Bugs that used to earn full marks: f sums the gradient autograd handed it in place, the
+    fused QKV output read as [q heads; k heads; v heads] (right with one local head), and an
+    embedding shard that is a view of the whole dense table."""
+    labs = workspace(tmp_path_factory.mktemp("lab08-again"), FOLDER,
+                     _edits(COPY_SUMS_GRAD_IN_PLACE, QKV_VIEWED_BY_PROJECTION, EMBEDDING_SHARD_IS_A_VIEW))
+    return grade_in_process(labs, ("copy_to_tp", "ParallelAttention", "VocabParallelEmbedding"))
+
+
+@pytest.mark.slow
+def test_formerly_full_mark_bugs_lose_points(buggy_again):
+    for status, message in buggy_again["copy_to_tp"].values():
+        assert status == "failed" and "upstream gradient after backward" in message, message
+    attention = buggy_again["ParallelAttention"]
+    for cid in ("w2-causal-4heads", "w4-causal-8heads"):        # two local heads in these cases, any seed
+        assert attention[cid][0] == "failed" and "rank" in attention[cid][1], attention
+    embedding = {cid: v for cid, v in buggy_again["VocabParallelEmbedding"].items() if "uneven" not in cid}
+    assert embedding and all(s == "failed" and "view into" in m for s, m in embedding.values()), embedding
+
+
+def test_volume_check_passes_an_element_size():
+    """A payload hard-coded to float32 fails the bf16 at-scale case."""
+    from aisys.parallel.tensor_parallel.check_volume import TPCommVolumeCheck, measured_law
+
+    inputs = {"batch": 8, "seq": 2048, "hidden": 12288, "layers": 96, "world": 4, "real": False, "element_size": 2}
+    law = measured_law(8, 2048, 12288, 96, 2)
+    fp32 = {"all_reduces": 384, "bytes": 384 * 8 * 2048 * 12288 * 4}
+    fp32["ring_bytes_per_rank"] = 1.5 * fp32["bytes"]
+    verdict = TPCommVolumeCheck().judge_answer(fp32, law, inputs)
+    assert not verdict.passed and "element_size=2" in verdict.message
 
 
 # ---------------------------------------------------------------- demo

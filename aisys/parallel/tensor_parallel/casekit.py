@@ -57,6 +57,12 @@ def grad_or_none(t) -> Any:
     return None if t is None or t.grad is None else t.grad
 
 
+def shard_views(params: dict) -> list[str]:
+    """Result keys of the parameters that are views into a bigger tensor (the dense one)."""
+    return [name for name, p in params.items()
+            if p is not None and p.untyped_storage().nbytes() > p.numel() * p.element_size()]
+
+
 def refusal(build: Callable[[], Any]) -> dict:
     """Try a construction that must be refused; report what was raised (plain data)."""
     try:
@@ -72,6 +78,7 @@ def refusal(build: Callable[[], Any]) -> dict:
 
 
 _NAMES = {"out": "forward output", "x_grad": "input gradient", "x_after": "input after the call",
+          "g_after": "upstream gradient after backward",
           "w_grad": "weight gradient", "b_grad": "bias gradient", "loss": "per-token loss",
           "logits_grad": "gradient of its logits shard"}
 
@@ -103,6 +110,17 @@ def judge_ranks(output: Any, world: int, expected: Callable[[int], dict], *, rto
             verdict = close(value, want, rtol=rtol, atol=atol, what=f"rank {r}'s {name}")
             if not verdict.passed:
                 return verdict
+    return PASS
+
+
+def judge_views(output: list) -> Verdict:
+    """No rank's shard may be a view of the whole dense weight (that keeps all of it alive)."""
+    for r, got in enumerate(output):
+        views = got.get("views") if isinstance(got, dict) else None
+        if views:
+            name = describe(views[0]).replace(" gradient", "")
+            return fail(f"rank {r}'s {name} is a view into the dense layer's whole tensor: this rank still holds "
+                        "every shard's memory (and shares it with the dense layer) — .clone() your slice")
     return PASS
 
 

@@ -20,8 +20,8 @@ class ParallelAttentionCheck(_LayerCheck):
 
     def cases(self, rng):
         cases = []
-        for world, causal in ((2, True), (4, False), (2, False), (4, True)):
-            heads = world * int(rng.integers(1, 3))
+        for world, causal, local in ((2, True, 2), (4, False, 0), (2, False, 0), (4, True, 2)):
+            heads = world * (local or int(rng.integers(1, 3)))   # ≥ 2 local heads in two cases: heads vs q/k/v order
             cases.append(Case(f"w{world}-{'causal' if causal else 'full'}-{heads}heads", {
                 "world": world, "seed": _seed(rng), "batch": [int(rng.integers(1, 3)), int(rng.integers(3, 6))],
                 "heads": heads, "head_dim": int(rng.integers(2, 4)), "causal": causal}))

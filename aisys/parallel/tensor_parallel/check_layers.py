@@ -38,6 +38,7 @@ class _LayerCheck(ExerciseCheck):
                "comm_forward": kit.op_counts(fwd), "comm_backward": kit.op_counts(bwd)}
         for name, param in self.parameters(layer).items():
             out[name] = None if param is None else kit.grad_or_none(param)
+        out["views"] = kit.shard_views(self.parameters(layer))
         return out
 
     def judge(self, case, output):
@@ -47,6 +48,7 @@ class _LayerCheck(ExerciseCheck):
         truth = self.truth(inp)
         return first_failure(
             kit.judge_ranks(output, inp["world"], lambda r: self.expected(inp, truth, r)),
+            kit.judge_views(output),
             kit.judge_comm(output, "forward", self.forward_allowed(inp, output), self.comm_reason),
             kit.judge_comm(output, "backward", {"all_reduce": 1} if self.backward_reduces(inp) else {},
                            self.comm_reason))

@@ -39,9 +39,10 @@ class _OperatorCheck(ExerciseCheck):
         x = kit.leaf(x_in)
         with kit.comm_phase() as fwd:
             y = fn(x)
+        upstream = kit.on_device(g_in.clone())
         with kit.comm_phase() as bwd:
-            y.backward(kit.on_device(g_in))
-        return {"out": y, "x_grad": kit.grad_or_none(x), "x_after": x.detach(),
+            y.backward(upstream)
+        return {"out": y, "x_grad": kit.grad_or_none(x), "x_after": x.detach(), "g_after": upstream,
                 "comm_forward": kit.op_counts(fwd), "comm_backward": kit.op_counts(bwd)}
 
     def expected(self, case: Case, rank: int) -> dict:
@@ -53,10 +54,12 @@ class _OperatorCheck(ExerciseCheck):
     def judge(self, case, output):
         world = case.inputs["world"]
         values = kit.judge_ranks(output, world, lambda r: self.expected(case, r))
-        untouched = kit.judge_ranks(output, world, lambda r: {"x_after": kit.numpy(self.inputs(case, r)[0])},
+        untouched = kit.judge_ranks(output, world, lambda r: {"x_after": kit.numpy(self.inputs(case, r)[0]),
+                                                              "g_after": kit.numpy(self.inputs(case, r)[1])},
                                     rtol=0, atol=0) if values.passed else values
         if not untouched.passed:
-            untouched = fail(f"{untouched.message} — the operator overwrote its input; work on a copy")
+            untouched = fail(f"{untouched.message} — the operator overwrote a tensor it was handed (autograd and "
+                             "the caller own them); work on a copy")
         return first_failure(
             values, untouched,
             kit.judge_comm(output, "forward", self.forward_allowed(output), self.comm_reason),

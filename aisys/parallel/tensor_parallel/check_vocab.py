@@ -55,7 +55,7 @@ class VocabParallelEmbeddingCheck(ExerciseCheck):
             y = layer(ids)
         with kit.comm_phase() as bwd:
             y.backward(kit.on_device(seeded(inp["seed"] + 4, *ids.shape, inp["dim"])))
-        return {"out": y, "w_grad": kit.grad_or_none(layer.weight),
+        return {"out": y, "w_grad": kit.grad_or_none(layer.weight), "views": kit.shard_views({"w_grad": layer.weight}),
                 "comm_forward": kit.op_counts(fwd), "comm_backward": kit.op_counts(bwd)}
 
     def judge(self, case, output):
@@ -72,6 +72,7 @@ class VocabParallelEmbeddingCheck(ExerciseCheck):
         return first_failure(
             kit.judge_ranks(output, inp["world"], lambda r: {
                 "out": kit.numpy(y), "w_grad": kit.numpy(dense.weight.grad[_rows(inp["vocab"], inp["world"], r)])}),
+            kit.judge_views(output),
             kit.judge_comm(output, "forward", {"all_reduce": 1}, why),
             kit.judge_comm(output, "backward", {}, why))
 

@@ -16,9 +16,9 @@ from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 KEYS = ("all_reduces", "bytes", "ring_bytes_per_rank")
 
 
-def measured_law(batch: int, seq: int, hidden: int, layers: int) -> dict:
-    """What the real runs show: per layer 2 forward + 2 backward all-reduces of (b, s, h) float32."""
-    return {"all_reduces": 4 * layers, "bytes": 4 * layers * batch * seq * hidden * 4}
+def measured_law(batch: int, seq: int, hidden: int, layers: int, element_size: int = 4) -> dict:
+    """What the real runs show: per layer 2 forward + 2 backward all-reduces of (b, s, h) activations."""
+    return {"all_reduces": 4 * layers, "bytes": 4 * layers * batch * seq * hidden * element_size}
 
 
 class TPCommVolumeCheck(ExerciseCheck):
@@ -32,15 +32,17 @@ class TPCommVolumeCheck(ExerciseCheck):
         cases.append(Case("real-run-w2", {
             "world": 2, "batch": int(rng.integers(1, 3)), "seq": int(rng.integers(2, 5)),
             "hidden": heads * int(rng.integers(2, 4)), "heads": heads, "layers": 2, "real": True}, weight=3.0))
-        for world, (batch, seq, hidden, layers) in ((4, (8, 2048, 12288, 96)), (2, (4, 1024, 4096, 32))):
-            cases.append(Case(f"at-scale-{hidden}h-w{world}", {
+        for world, (batch, seq, hidden, layers), size in ((4, (8, 2048, 12288, 96), 2), (2, (4, 1024, 4096, 32), 4)):
+            cases.append(Case(f"at-scale-{hidden}h-w{world}" + ("-bf16" if size == 2 else ""), {
                 "world": world, "batch": batch, "seq": seq + int(rng.integers(0, 8)), "hidden": hidden,
-                "layers": layers, "real": False}))
+                "layers": layers, "real": False, "element_size": size}))
         return cases
 
     def run(self, case, student):
         inp = case.inputs
-        answer = student.get(self.exercise)(inp["batch"], inp["seq"], inp["hidden"], inp["layers"], inp["world"])
+        size = {"element_size": inp["element_size"]} if "element_size" in inp else {}   # real run: the default 4
+        answer = student.get(self.exercise)(inp["batch"], inp["seq"], inp["hidden"], inp["layers"], inp["world"],
+                                            **size)
         out = {"answer": answer}
         if inp["real"]:
             from aisys.parallel.tensor_parallel.torch_tp import measure_stack_comm
@@ -51,7 +53,7 @@ class TPCommVolumeCheck(ExerciseCheck):
 
     def judge(self, case, output):
         inp = case.inputs
-        law = measured_law(inp["batch"], inp["seq"], inp["hidden"], inp["layers"])
+        law = measured_law(inp["batch"], inp["seq"], inp["hidden"], inp["layers"], inp.get("element_size", 4))
         world = inp["world"]
         if not isinstance(output, list) or len(output) != world:
             return fail(f"expected one result per rank ({world} ranks)")
@@ -68,7 +70,7 @@ class TPCommVolumeCheck(ExerciseCheck):
 
     def judge_answer(self, answer, law: dict, inp: dict):
         call = (f"tp_comm_volume(batch={inp['batch']}, seq={inp['seq']}, hidden={inp['hidden']}, "
-                f"layers={inp['layers']}, world={inp['world']})")
+                f"layers={inp['layers']}, world={inp['world']}, element_size={inp.get('element_size', 4)})")
         if not isinstance(answer, dict) or any(k not in answer for k in KEYS):
             return fail(f"{call} should return a dict with keys {', '.join(KEYS)}")
         truth = ("the count the logged run of these layers made" if inp["real"] else
