@@ -93,7 +93,8 @@ def second_planted_report(tmp_path_factory):
                      "    for step in range(0):")],
         # hooks registered, but every bucket launched from the very last one: no overlap
         "ddp.py": [("self._ready[self._next] == len(self.buckets[self._next])",
-                    "sum(self._ready) == sum(map(len, self.buckets))")],
+                    "sum(self._ready) == sum(map(len, self.buckets))"),
+                   ("if size >= cap_bytes:", "if size > cap_bytes:")],      # and a bucket met exactly stays open
         # sum instead of mean (Adam is nearly scale-free unless eps matters); k hard-coded to 12
         "zero.py": [('reduce_scatter_tensor(grad, flat_grad, op="avg")', 'reduce_scatter_tensor(grad, flat_grad, op="sum")'),
                     ("weights, grads, states = 2 * psi, 2 * psi, k * psi",
@@ -108,6 +109,7 @@ def second_planted_report(tmp_path_factory):
     ("shard_indices", "pad-beyond-n", "rank 2"),
     ("ring_all_reduce", "w2-even", "more than one chunk"),
     ("BucketedDDP", "several", "before the last gradient"),
+    ("BucketedDDP", "cap-on-a-boundary", "closed at the cap"),
     ("ZeroOptimizer", "own-betas-eps", "unsharded Adam"),
     ("zero_memory", "random-stage1", "off by"),
     ("ParameterServer", "w4-async", "asynchronous steps"),
@@ -229,7 +231,8 @@ def test_bucket_rule_is_torch_ddps():
         pytest.skip("this torch has no _compute_bucket_assignment_by_size")
     model = make_toy(0, hidden=24)
     params = [p for p in model.parameters() if p.requires_grad][::-1]
-    for cap in (1e-7, 0.0005, 0.004, 25.0):
+    exact = sum(p.numel() * 4 for p in params[:3]) / 2**20      # a cap met exactly: the bucket closes there
+    for cap in (1e-7, 0.0005, 0.004, 25.0, exact):
         found = assign(params, [int(cap * 2**20)])
         buckets = found[0] if isinstance(found, tuple) else found
         assert [sum(params[i].numel() * 4 for i in b) for b in buckets] == expected_buckets(model, cap)

@@ -113,8 +113,14 @@ class BucketedDDPCheck(ExerciseCheck):
             case = _case(name, rng, world)
             total = trainable_bytes(make_toy(0, hidden=case.inputs["hidden"]))
             return Case(case.id, {**case.inputs, "cap": float(rng.uniform(0.2, 0.4)) * total / 2**20})
+        def on_a_boundary(name, world):   # the cap equals the bytes of the last k parameters: closes there (>=)
+            case = _case(name, rng, world)
+            sizes = [q.numel() * q.element_size() for q in make_toy(0, hidden=case.inputs["hidden"]).parameters()
+                     if q.requires_grad][::-1]
+            return Case(case.id, {**case.inputs, "cap": sum(sizes[:int(rng.integers(2, 4))]) / 2**20})
         return [several("w2-several-buckets", 2), several("w4-several-buckets", 4),
-                _case("w2-one-per-param", rng, 2, cap=1e-7), _case("w2-one-bucket", rng, 2, cap=25.0)]
+                _case("w2-one-per-param", rng, 2, cap=1e-7), _case("w2-one-bucket", rng, 2, cap=25.0),
+                on_a_boundary("w2-cap-on-a-boundary", 2)]
 
     def run(self, case, student):
         cls = student.get("BucketedDDP")
