@@ -48,16 +48,22 @@ def test_stubs_score_zero_not_started():
 
 
 def test_a_merge_that_waits_for_both_inputs_deadlocks_loops(tmp_path):
+    """Also in this workspace: a cond that switches only its first operand (the others reach
+    both branches live, so an untaken branch that reads only them runs)."""
     labs = workspace(tmp_path, FOLDER, {"primitives.py": [(
         "    arrived = [t for t in inputs if t is not None]\n",
-        "    arrived = [t for t in inputs if t is not None]\n    if len(arrived) < len(inputs):\n        return None\n")]})
+        "    arrived = [t for t in inputs if t is not None]\n    if len(arrived) < len(inputs):\n        return None\n")],
+        "lowering.py": [("sides = [g.switch(x, pred) for x in operands]\n",
+                         "sides = [g.switch(x, pred) for x in operands[:1]] + [(x, x) for x in operands[1:]]\n")]})
     report, proc = check_json("control-flow", "--labs-dir", str(labs))
     merge, loop = exercise(report, "merge"), exercise(report, "while_loop")
     assert proc.returncode == 1
     assert 0 < merge["score"] < merge["max_score"]
     assert any("loop-entry" == c["id"] and "should fire" in c["message"] for c in merge["cases"])
     assert loop["score"] == 0 and any("stalled" in c["message"] for c in loop["cases"])
-    assert exercise(report, "cond")["status"] == "passed"   # a cond's Merge gets both inputs anyway
+    # a cond's Merge gets both inputs anyway; only the one-operand branch shows the half switch
+    cond = {c["id"]: c["message"] for c in exercise(report, "cond")["cases"] if c["status"] != "passed"}
+    assert list(cond) == ["one-operand-each-else"] and "untaken branch" in cond["one-operand-each-else"]
 
 
 def test_a_cond_without_switch_and_a_gradient_popping_forwards_lose_points(tmp_path):

@@ -81,7 +81,11 @@ class CondCheck(ExerciseCheck):
                 Case("two-operands-greater", {"program": "two_operands", "feeds": {"x": u(1, 4), "y": u(-2, 0.5)}}),
                 Case("nested-then-then", {"program": "nested_cond", "feeds": {"x": u(11, 20)}}),
                 Case("nested-then-else", {"program": "nested_cond", "feeds": {"x": u(0.5, 9)}}),
-                Case("nested-else", {"program": "nested_cond", "feeds": {"x": u(-6, -0.5)}})]
+                Case("nested-else", {"program": "nested_cond", "feeds": {"x": u(-6, -0.5)}}),
+                Case("one-operand-each-then", {"program": "one_operand_each",
+                                               "feeds": {"x": u(0.5, 4), "y": u(-4, 4)}}),
+                Case("one-operand-each-else", {"program": "one_operand_each",
+                                               "feeds": {"x": u(-4, -0.5), "y": u(-4, 4)}}, weight=2)]
 
     def run(self, case, student):
         with stub_elsewhere_is_an_error(self.exercise):

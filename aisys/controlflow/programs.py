@@ -64,6 +64,18 @@ def two_operands(ns, x, y):
     return ns.cond(x < y, then, other, [x, y])
 
 
+def one_operand_each(ns, x, y):
+    """y * 2 if x > 0 else x - 1: each branch reads only one of the two operands"""
+    def then(x, y):
+        with ns.scope("then"):
+            return (y * 2,)
+
+    def other(x, y):
+        with ns.scope("else"):
+            return (x - 1,)
+    return ns.cond(x > 0, then, other, [x, y])
+
+
 def nested_cond(ns, x):
     """x > 0: (x > 10: x - 10 else x * 3) else x * x"""
     def inner_then(x):
@@ -121,7 +133,7 @@ def nested_loops(ns, n, i, total):
 
 
 BRANCH_PROGRAMS: dict[str, Callable] = {"piecewise": piecewise, "two_operands": two_operands,
-                                        "nested_cond": nested_cond}
+                                        "one_operand_each": one_operand_each, "nested_cond": nested_cond}
 LOOP_PROGRAMS: dict[str, Callable] = {"sum_to": sum_to, "factorial": factorial, "collatz": collatz,
                                       "nested_loops": nested_loops}
 
