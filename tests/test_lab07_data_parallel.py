@@ -96,11 +96,13 @@ def second_planted_report(tmp_path_factory):
                     "sum(self._ready) == sum(map(len, self.buckets))"),
                    ("if size >= cap_bytes:", "if size > cap_bytes:")],      # and a bucket met exactly stays open
         # sum instead of mean (Adam is nearly scale-free unless eps matters); k hard-coded to 12
-        "zero.py": [('reduce_scatter_tensor(grad, flat_grad, op="avg")', 'reduce_scatter_tensor(grad, flat_grad, op="sum")'),
+        "zero.py": [('reduce_scatter_tensor(grad, flat_grad, op="avg")',
+                     'reduce_scatter_tensor(grad, flat_grad, op="sum")'),
                     ("weights, grads, states = 2 * psi, 2 * psi, k * psi",
                      "weights, grads, states = 2 * psi, 2 * psi, 12 * psi")],
         # async mode applies the mean of the workers' gradients (converges, to the wrong trajectory)
-        "param_server.py": [('if self.mode == "sync":\n                    self.params -=', "if True:\n                    self.params -=")],
+        "param_server.py": [('if self.mode == "sync":\n                    self.params -=',
+                             "if True:\n                    self.params -=")],
     })
     return check_json("data-parallel", "--labs-dir", str(labs))
 
