@@ -106,7 +106,7 @@ def test_cut_edges_without_send_recv_are_caught(buggy_report):
 def test_a_pool_without_parallelism_loses_the_overlap_case(buggy_report):
     ex = exercise(buggy_report[0], "run_graph")
     failed = _failures(buggy_report[0], "run_graph")
-    assert set(failed) == {"independent-kernels-overlap"}, failed
+    assert set(failed) <= {"independent-kernels-overlap", "no-wave-barrier"}, failed
     assert "never ran at the same time" in failed["independent-kernels-overlap"]
     assert ex["score"] > 0
 
@@ -114,13 +114,22 @@ def test_a_pool_without_parallelism_loses_the_overlap_case(buggy_report):
 def test_swapped_policies_fail_the_policy_properties(tmp_path):
     """FIFO with a priority queue breaks first-ready-first-started; list scheduling with a FIFO
     queue breaks the critical-path priority (and loses to nothing but itself); HEFT keeping
-    the device where an op *starts* first (not finishes) leaves ops on the slow CPU."""
+    the device where an op *starts* first (not finishes) leaves ops on the slow CPU. Also: an
+    executor with a wave barrier, a partition balanced by node count."""
     labs = workspace(tmp_path, "06_scheduling", {"schedulers.py": [
         ("costs, FifoQueue())", "costs, PriorityQueue(bottom_levels(graph, node_costs(graph))))"),
         ("return simulate(graph, n_workers, costs, PriorityQueue(bottom_levels(graph, costs)))",
          "return simulate(graph, n_workers, costs, FifoQueue())"),
-        ("if best is None or end < best[2]:", "if best is None or start < best[1]:")]})
+        ("if best is None or end < best[2]:", "if best is None or start < best[1]:")],
+        # an executor that waits for every running kernel (a wave barrier) before submitting more
+        "executor.py": [("wait(running, return_when=FIRST_COMPLETED)", "wait(running)")],
+        # a partition balanced by node count, not by cost
+        "partition.py": [("    costs = node_costs(graph)\n", "    costs = {name: 1.0 for name in node_costs(graph)}\n")]})
     report, _ = check_json("scheduling", "--labs-dir", str(labs))
+    executor = _failures(report, "run_graph")
+    assert list(executor) == ["no-wave-barrier"] and "whole wave" in executor["no-wave-barrier"], executor
+    partition = _failures(report, "partition")
+    assert any(k.startswith("skewed-costs") and "cost units" in m for k, m in partition.items()), partition
     fifo = _failures(report, "fifo_schedule")
     assert any("FIFO queue" in m for m in fifo.values()), fifo
     listed = _failures(report, "list_schedule")

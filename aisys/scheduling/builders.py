@@ -131,6 +131,27 @@ def sleep_graph(width: int, seconds: float = 0.03) -> Graph:
     return g
 
 
+def straggler_graph(slow: float = 0.3, fast: float = 0.01) -> Graph:
+    """One slow kernel beside a short chain: an executor that waits for a whole wave of
+    kernels (a barrier) starts the chain's second op only after the straggler ends."""
+    g = Graph()
+    g.add("x", "input", shape=[4], seed=5, cost=1)
+    g.add("straggler", "sleep", ["x"], seconds=slow, cost=30)
+    g.add("quick1", "sleep", ["x"], seconds=fast, cost=1)
+    g.add("quick2", "sleep", ["quick1"], seconds=fast, cost=1)
+    g.add("join", "add", ["straggler", "quick2"], cost=1)
+    return g
+
+
+def skewed_costs(graph: Graph, tail: float = 0.3, cost: int = 25) -> Graph:
+    """The last `tail` of the nodes (in listing order) made expensive, the rest cost 1: work
+    balanced by node count is far from balanced by cost."""
+    nodes = list(graph)
+    for k, node in enumerate(nodes):
+        node.attrs["cost"] = cost if k >= len(nodes) * (1 - tail) else 1
+    return graph
+
+
 def chain_and_crowd(rng: np.random.Generator) -> Graph:
     """One long chain (the critical path) listed *after* a crowd of short independent ops.
 

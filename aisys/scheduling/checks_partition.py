@@ -33,6 +33,9 @@ class Partition(ExerciseCheck):
             n = int(rng.integers(15, 50))
             cases.append(Case(f"random-dag-{i}-{n}-nodes-{2 + i % 3}-devices",
                               {"graph": to_spec(builders.executable_dag(rng, n)), "n": 2 + i % 3}, weight=2))
+        n = int(rng.integers(20, 40))
+        cases.append(Case(f"skewed-costs-{n}-nodes", {"graph": to_spec(builders.skewed_costs(
+            builders.executable_dag(rng, n))), "n": 2}, weight=2))
         return cases
 
     def run(self, case, student):

@@ -45,6 +45,8 @@ class RunGraph(ExerciseCheck):
                                                          "workers": int(rng.integers(2, 4))}, weight=2))
         cases.append(Case("independent-kernels-overlap", {"graph": to_spec(builders.sleep_graph(6)), "workers": 3,
                                                            "overlap": True}, weight=3))
+        cases.append(Case("no-wave-barrier", {"graph": to_spec(builders.straggler_graph()), "workers": 3,
+                                              "straggler": True}, weight=2))
         return cases
 
     def run(self, case, student):
@@ -77,6 +79,9 @@ class RunGraph(ExerciseCheck):
             return fail(f"{peak} kernels ran at one instant with only {workers} workers")
         if case.inputs.get("overlap") and peak < 2:
             return fail("independent kernels never ran at the same time: is the pool used in parallel?")
+        if case.inputs.get("straggler") and span["quick2"][0] >= span["straggler"][1]:
+            return fail("'quick2' was ready long before the slow 'straggler' ended, but started only after it: "
+                        "submit each node as soon as its own inputs are done (no waiting for a whole wave)")
         return value_verdict(graph, output["values"])
 
 
