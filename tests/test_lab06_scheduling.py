@@ -115,7 +115,8 @@ def test_swapped_policies_fail_the_policy_properties(tmp_path):
     """FIFO with a priority queue breaks first-ready-first-started; list scheduling with a FIFO
     queue breaks the critical-path priority (and loses to nothing but itself); HEFT keeping
     the device where an op *starts* first (not finishes) leaves ops on the slow CPU. Also: an
-    executor with a wave barrier, a partition balanced by node count."""
+    executor with a wave barrier, a partition balanced by node count, a dispatcher keyed on
+    the first argument even when it is a scalar."""
     labs = workspace(tmp_path, "06_scheduling", {"schedulers.py": [
         ("costs, FifoQueue())", "costs, PriorityQueue(bottom_levels(graph, node_costs(graph))))"),
         ("return simulate(graph, n_workers, costs, PriorityQueue(bottom_levels(graph, costs)))",
@@ -124,10 +125,14 @@ def test_swapped_policies_fail_the_policy_properties(tmp_path):
         # an executor that waits for every running kernel (a wave barrier) before submitting more
         "executor.py": [("wait(running, return_when=FIRST_COMPLETED)", "wait(running)")],
         # a partition balanced by node count, not by cost
-        "partition.py": [("    costs = node_costs(graph)\n", "    costs = {name: 1.0 for name in node_costs(graph)}\n")]})
+        "partition.py": [("    costs = node_costs(graph)\n", "    costs = {name: 1.0 for name in node_costs(graph)}\n")],
+        # dispatching on the first argument, tensor or not
+        "dispatch.py": [('tensor = next((a for a in args if hasattr(a, "dtype") and hasattr(a, "layout")), None)',
+                         "tensor = args[0] if args else None")]})
     report, _ = check_json("scheduling", "--labs-dir", str(labs))
     executor = _failures(report, "run_graph")
     assert list(executor) == ["no-wave-barrier"] and "whole wave" in executor["no-wave-barrier"], executor
+    assert list(_failures(report, "Dispatcher")) == ["scalar-before-the-tensor"]
     partition = _failures(report, "partition")
     assert any(k.startswith("skewed-costs") and "cost units" in m for k, m in partition.items()), partition
     fifo = _failures(report, "fifo_schedule")

@@ -99,7 +99,7 @@ def _random_table(rng, n: int) -> list:
     return table
 
 
-def _all_queries(via_call: bool = False) -> list:
+def _all_queries(via_call: bool | str = False) -> list:
     return [[op, d, l, t, via_call] for op in ("add", "mul") for d, ls in _DEVICES.items() for l in ls
             for t in _DTYPES]
 
@@ -115,7 +115,8 @@ class DispatcherCheck(ExerciseCheck):
         cases = [Case("basic", {"table": basic, "queries": _all_queries()}, weight=2),
                  Case("later-registration-wins", {"table": basic + [["add", "cpu", "strided", ["float64"], "add2"]],
                                                   "queries": _all_queries()}),
-                 Case("call-passes-arguments", {"table": basic, "queries": _all_queries(via_call=True)})]
+                 Case("call-passes-arguments", {"table": basic, "queries": _all_queries(via_call=True)}),
+                 Case("scalar-before-the-tensor", {"table": basic, "queries": _all_queries(via_call="scalar-first")})]
         for i in range(3):
             cases.append(Case(f"random-table-{i}", {"table": _random_table(rng, int(rng.integers(3, 8))),
                                                     "queries": _all_queries(via_call=bool(i % 2))}, weight=2))
@@ -132,7 +133,10 @@ class DispatcherCheck(ExerciseCheck):
             t = torch.zeros(2, 2, dtype=getattr(torch, dtype), device=device)
             t = t.to_sparse() if layout == "sparse_coo" else t
             try:
-                out.append(dispatcher(op, t, 1.0) if via_call else dispatcher.dispatch(op, t)(t))
+                if via_call == "scalar-first":   # dispatch on the first *tensor*, not the first argument
+                    out.append(dispatcher(op, 1.0, t))
+                else:
+                    out.append(dispatcher(op, t, 1.0) if via_call else dispatcher.dispatch(op, t)(t))
             except LookupError as err:
                 out.append({"error": str(err)[:300]})
         return out
