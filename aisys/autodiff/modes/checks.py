@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from aisys.autodiff.counting import counting_calls
-from aisys.autodiff.modes.reverse_checks import ARRAY_SHAPES, GradCheck, TapeCheck, VariableCheck, program_case
-from aisys.autodiff.programs import CONSTANT_STEPS, F_STEPS, evaluate, random_program
+from aisys.autodiff.modes.reverse_checks import (ARRAY_SHAPES, GradCheck, TapeCheck, VariableCheck, program_case,
+                                                 rule_programs)
+from aisys.autodiff.programs import CONSTANT_STEPS, F_STEPS, apply, evaluate, random_program
 from aisys.autodiff.truth import INPUTS, close_all, close_list, tensors, torch_jacobian, torch_jvp
 from aisys.grading.compare import close
-from aisys.grading.spec import Case, ExerciseCheck, LabSuite, fail, first_failure
+from aisys.grading.spec import PASS, Case, ExerciseCheck, LabSuite, fail, first_failure
 
 TOL = {"rtol": 1e-7, "atol": 1e-9}
 TRACE_KEYS = ("v-1", "v0", "v1", "v2", "v3", "v4", "v5")
@@ -80,18 +81,34 @@ def _duals(mod, values, tangents):
 
 class DualCheck(ExerciseCheck):
     exercise = "Dual"
-    hint = "lift plain numbers to Dual(c, 0); product rule ȧb + aḃ; quotient (ȧb − aḃ)/b²; sin → cos·ȧ"
+    hint = ("lift plain numbers to Dual(c, 0); product rule ȧb + aḃ; quotient (ȧb − aḃ)/b²; sin → cos·ȧ; "
+            "a ** b adds the ln(a) term only when ḃ ≠ 0")
+    RULE_LEAVES = {"a": "x1", "b": "x2"}   # the rule programs' leaves, as torch_jvp names them
 
     def cases(self, rng):
         cases = [program_case(rng, "f", F_STEPS), program_case(rng, "constants", CONSTANT_STEPS, weight=2),
                  program_case(rng, "random-0", None), program_case(rng, "random-1", None),
                  program_case(rng, "random-2", None), program_case(rng, "arrays", None, ARRAY_SHAPES, weight=2)]
+        positive = [float(np.round(rng.uniform(0.5, 2.0), 3)) for _ in range(2)]   # log and pow need a > 0
+        cases += [Case("rules-every-op", {"rules": "every-op", "values": positive}, 2),
+                  Case("rules-negative-base", {"rules": "constants",
+                                               "values": [float(np.round(rng.uniform(-2.0, -0.5), 3)), 1.0]})]
         for case in cases:
             case.inputs["tangents"] = _tangents(rng, case.inputs["values"])
         return cases
 
+    def _rules(self, case) -> list:
+        return rule_programs(constants=case.inputs["rules"] == "constants")
+
     def run(self, case, student):
         i = case.inputs
+        if "rules" in i:   # one op at a time: each rule's value and tangent
+            mod, out = student.module("forward_mode.py"), {}
+            for label, op, args in self._rules(case):
+                env = dict(zip("ab", _duals(mod, i["values"], i["tangents"])))
+                y = apply(op, [env[x] if isinstance(x, str) else x for x in args])
+                out[label] = {"value": getattr(y, "value", None), "tangent": getattr(y, "tangent", None)}
+            return out
         env = evaluate(i["steps"], dict(zip(INPUTS, _duals(student.module("forward_mode.py"), i["values"],
                                                            i["tangents"]))))
         out = env[i["output"]]
@@ -99,9 +116,19 @@ class DualCheck(ExerciseCheck):
 
     def judge(self, case, output):
         i = case.inputs
-        values, dots = torch_jvp(i["steps"], [i["output"]], i["values"], i["tangents"])
         if not isinstance(output, dict):
             return fail("the program's result should be a Dual with a value and a tangent")
+        if "rules" in i:
+            for label, op, args in self._rules(case):
+                step = ("y", op, [self.RULE_LEAVES.get(x, x) if isinstance(x, str) else x for x in args])
+                values, dots = torch_jvp([step], ["y"], i["values"], i["tangents"])
+                got = output.get(label) or {}
+                verdict = first_failure(close(got.get("value"), values[0], what=f"the value of {label}", **TOL),
+                                        close(got.get("tangent"), dots[0], what=f"the tangent of {label}", **TOL))
+                if not verdict.passed:
+                    return verdict
+            return PASS
+        values, dots = torch_jvp(i["steps"], [i["output"]], i["values"], i["tangents"])
         tangent = output.get("tangent")
         if tangent is not None and np.ndim(tangent) == 0 and values[0].ndim:
             tangent = np.full(values[0].shape, float(tangent))   # a constant's scalar 0 tangent
@@ -148,9 +175,11 @@ class JvpCheck(ExerciseCheck):
 
 
 class _JacobianCheck(ExerciseCheck):
-    """J against torch, and the number of passes: n JVPs forward, m VJPs (grad calls) reverse."""
+    """J against torch, and the number of passes: n JVPs forward, m VJPs (grad calls) reverse
+    (and, reverse, one recorded run of f that all m sweeps share)."""
 
     mode_file, counted, per = "", "", ""
+    f_runs: int | None = None
 
     def cases(self, rng):
         cases = []
@@ -185,6 +214,9 @@ class _JacobianCheck(ExerciseCheck):
         if verdict.passed and output.get("passes") != expected:
             return fail(f"J is right but it took {output.get('passes')} calls of {self.counted} for "
                         f"n={n} inputs, m={m} outputs: {self.exercise} should make exactly one per {self.per}")
+        if verdict.passed and self.f_runs is not None and output.get("f") != self.f_runs:
+            return fail(f"J is right but f ran {output.get('f')} times for m={m} outputs: record f once on "
+                        "Variables and sweep that one tape once per output")
         return verdict
 
 
@@ -195,6 +227,7 @@ class JacobianForward(_JacobianCheck):
 
 class JacobianReverse(_JacobianCheck):
     exercise, mode_file, counted, per = "jacobian_reverse", "reverse_mode.py", "grad", "output"
+    f_runs = 1
     hint = "run f once on Variables, then one reverse_mode.grad per output; each gives a row of J"
 
 

@@ -34,6 +34,21 @@ def program_case(rng, cid: str, steps=None, shapes=((), ()), weight: float = 1.0
                       "values": _draw(rng, shapes), **extra}, weight)
 
 
+UNARY_RULES = {"neg": "-a", "sin": "sin(a)", "cos": "cos(a)", "exp": "exp(a)", "log": "log(a)", "tanh": "tanh(a)"}
+BINARY_RULES = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "pow": "a ** b"}
+CONSTANT_RULES = [("2 - a", "sub", [2.0, "a"]), ("a ** 3", "pow", ["a", 3.0]), ("1.5 ** a", "pow", [1.5, "a"]),
+                  ("1 / a", "div", [1.0, "a"]), ("a * 0.5", "mul", ["a", 0.5])]
+
+
+def rule_programs(constants: bool = False, unary: bool = True) -> list[tuple[str, str, list]]:
+    """(label, op, args) of the one-op programs over leaves "a" and "b" that test each rule:
+    every op (unary ones only when `unary`), or constants on either side."""
+    if constants:
+        return CONSTANT_RULES
+    ops = [(label, op, ["a"]) for op, label in UNARY_RULES.items()] if unary else []
+    return ops + [(label, op, ["a", "b"]) for op, label in BINARY_RULES.items()]
+
+
 def _leaves(mod, values, names=INPUTS):
     return [mod.Variable(np.asarray(v, dtype=float) if isinstance(v, list) else float(v), name=n)
             for v, n in zip(values, names)]
@@ -43,8 +58,6 @@ class VariableCheck(ExerciseCheck):
     exercise = "Variable"
     hint = ("each op: numpy for the value, and a backward rule written with Variable ops; "
             "binary rules go through _unbroadcast; lift plain numbers with _lift")
-    UNARY = {"neg": "-a", "sin": "sin(a)", "cos": "cos(a)", "exp": "exp(a)", "log": "log(a)", "tanh": "tanh(a)"}
-    BINARY = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "pow": "a ** b"}
 
     def cases(self, rng):
         return [
@@ -56,15 +69,13 @@ class VariableCheck(ExerciseCheck):
             Case("rules-broadcast", {"shapes": ARRAY_SHAPES, "values": _draw(rng, ARRAY_SHAPES),
                                      "g": rng.normal(size=(3, 4)).round(3).tolist()}, 2),
             Case("rules-constants", {"shapes": [[], []], "values": _draw(rng), "g": 1.0, "constants": True}, 2),
+            Case("rules-second-order", {"shapes": [[], []], "values": _draw(rng), "g": float(rng.normal()),
+                                        "order": 2}, 2),
         ]
 
     def _ops(self, case):
         """(label, op, arg spec) for each single-op program a rules case runs."""
-        if case.inputs.get("constants"):
-            return [("2 - a", "sub", [2.0, "a"]), ("a ** 3", "pow", ["a", 3.0]),
-                    ("1.5 ** a", "pow", [1.5, "a"]), ("1 / a", "div", [1.0, "a"]), ("a * 0.5", "mul", ["a", 0.5])]
-        unary = [] if case.inputs["shapes"][0] else [(label, op, ["a"]) for op, label in self.UNARY.items()]
-        return unary + [(label, op, ["a", "b"]) for op, label in self.BINARY.items()]
+        return rule_programs(bool(case.inputs.get("constants")), unary=not case.inputs["shapes"][0])
 
     def _inputs(self, case):
         # log and pow need positive arguments
@@ -84,7 +95,13 @@ class VariableCheck(ExerciseCheck):
                 start = len(tape.entries)
                 y = apply(op, [env[x] if isinstance(x, str) else x for x in args])
                 leaves = [env[x] for x in dict.fromkeys(x for x in args if isinstance(x, str))]
-                out[label] = _sweep(mod, tape.entries[start:], y, leaves, g)
+                if case.inputs.get("order") == 2:   # sweep once keeping the graph, then sweep its result
+                    first = _sweep(mod, tape.entries[start:], y, leaves, mod.Variable(g, name="g"), taped=True)
+                    again = [] if first[0] is None else _sweep(mod, tape.entries[start:], first[0], leaves,
+                                                               np.ones_like(np.asarray(first[0].value, dtype=float)))
+                    out[label] = [0.0 if d is None else d for d in again] or [0.0] * len(leaves)
+                else:
+                    out[label] = _sweep(mod, tape.entries[start:], y, leaves, g)
         return out
 
     def judge(self, case, output):
@@ -101,28 +118,54 @@ class VariableCheck(ExerciseCheck):
             env = {"a": a, "b": b}
             y = apply(op, [env[x] if isinstance(x, str) else x for x in args])
             used = [env[x] for x in dict.fromkeys(x for x in args if isinstance(x, str))]
-            want = [t.numpy() for t in torch.autograd.grad(y, used, g)]
-            names = [f"the gradient of {label} with respect to {x}" for x in dict.fromkeys(
-                x for x in args if isinstance(x, str))]
+            leaf_names = list(dict.fromkeys(x for x in args if isinstance(x, str)))
+            if case.inputs.get("order") == 2:
+                want = [t.numpy() for t in _second_derivatives(y, used, g)]
+                names = [f"the second derivative of {label}: ∂/∂{x} of its gradient with respect to "
+                         f"{leaf_names[0]}" for x in leaf_names]
+            else:
+                want = [t.numpy() for t in torch.autograd.grad(y, used, g)]
+                names = [f"the gradient of {label} with respect to {x}" for x in leaf_names]
             verdict = close_list(output.get(label), want, names, **TOL)
             if not verdict.passed:
-                return verdict
+                return verdict if case.inputs.get("order") != 2 else fail(
+                    f"{verdict.message} — a rule must build its gradient with Variable ops (a value computed "
+                    "with numpy on .value is a constant to the next grad)")
         return PASS
 
 
-def _sweep(mod, entries: list, y, leaves: list, g: np.ndarray) -> list:
+def _sweep(mod, entries: list, y, leaves: list, g, taped: bool = False) -> list:
     """The gradient of `leaves` through the entries one op recorded, by the checker's own
     sweep over *the student's* backward rules (so an op built from several primitives, like
-    `2 - a` as `(-a) + 2`, is judged by what it computes, not how)."""
+    `2 - a` as `(-a) + 2`, is judged by what it computes, not how).
+
+    Numbers (numpy) by default; `taped=True` seeds with the Variable `g` and adds the
+    student's gradients as Variables, so the result can be swept again (second order)."""
     adjoint = {id(y): g}
     for entry in reversed(list(entries)):
         if id(entry.output) not in adjoint:
             continue
-        grads = entry.backward(mod.Variable(adjoint[id(entry.output)], name="g"), entry.output)
+        seed = adjoint[id(entry.output)]
+        grads = entry.backward(seed if taped else mod.Variable(seed, name="g"), entry.output)
         for x, gx in zip(entry.inputs, grads):
-            if gx is not None and not getattr(x, "constant", False):
+            if gx is None or getattr(x, "constant", False):
+                continue
+            if taped:
+                adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx
+            else:
                 adjoint[id(x)] = adjoint.get(id(x), 0.0) + np.asarray(gx.value, dtype=float)
     return [adjoint.get(id(leaf)) for leaf in leaves]
+
+
+def _second_derivatives(y, used: list, g) -> list:
+    """torch: ∂/∂x of (the gradient of y, seeded with g, with respect to used[0]), for x in used."""
+    import torch
+
+    (first, *_) = torch.autograd.grad(y, used, g, create_graph=True)
+    if not first.requires_grad:
+        return [torch.zeros_like(x) for x in used]
+    got = torch.autograd.grad(first, used, torch.ones_like(first), allow_unused=True)
+    return [torch.zeros_like(x) if d is None else d for d, x in zip(got, used)]
 
 
 class TapeCheck(ExerciseCheck):
@@ -221,6 +264,7 @@ class GradCheck(ExerciseCheck):
             program_case(rng, "second-order-f", F_STEPS, order=2),
             program_case(rng, "second-order-random", None, weight=2, order=2),
             program_case(rng, "second-order-broadcast", None, ARRAY_SHAPES, order=2),
+            program_case(rng, "unused-array-input", FAN_OUT_STEPS, ARRAY_SHAPES),   # x2, shape (4,), unused
         ]
 
     def run(self, case, student):
@@ -251,4 +295,4 @@ class GradCheck(ExerciseCheck):
         return close_list(output, want, names, **TOL)
 
 
-__all__ = ["GradCheck", "TapeCheck", "VariableCheck", "program_case"]
+__all__ = ["GradCheck", "TapeCheck", "VariableCheck", "program_case", "rule_programs"]
