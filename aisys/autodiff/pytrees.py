@@ -140,8 +140,6 @@ def tag(obj: Any, depth: int = 0) -> Any:
         return {"int": obj}
     if isinstance(obj, float) or isinstance(obj, np.floating):
         return float(obj)
-    if type(obj).__name__ == "Tensor" and getattr(obj, "numel", lambda: 0)() == 1:
-        return float(obj.detach().reshape(()).item())
     if isinstance(obj, dict):
         return {"dict": {str(k): tag(v, depth + 1) for k, v in obj.items()}}
     if isinstance(obj, (list, tuple)):
@@ -184,7 +182,8 @@ def compare_tagged(got: Any, want: Any, path: str = "tree", rtol: float = 1e-7, 
 
 def _kind(value: Any) -> str:
     if isinstance(value, dict) and len(value) == 1:
-        return _article(next(iter(value)))
+        kind, inner = next(iter(value.items()))
+        return _article(str(inner) if kind == "other" else kind)
     return _article("float" if isinstance(value, float) else type(value).__name__)
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 
+from aisys.autodiff.counting import counting_calls
 from aisys.autodiff.memory import ActivationMeter, make_chain, plan_bound, segments, sqrt_bound
 from aisys.autodiff.opcount import Counted
 from aisys.autodiff.pytrees import (Layer, Optimizer, build, compare_tagged, make_fn, paths, random_fn_spec,
@@ -14,6 +15,7 @@ from aisys.autodiff.pytrees import (Layer, Optimizer, build, compare_tagged, mak
 from aisys.autodiff.truth import close_list, tensors
 from aisys.grading.compare import close, equal
 from aisys.grading.spec import PASS, Case, ExerciseCheck, LabSuite, fail, first_failure
+from aisys.workspace import sibling
 
 TOL = {"rtol": 1e-7, "atol": 1e-9}
 
@@ -48,13 +50,28 @@ class _LogisticCheck(ExerciseCheck):
     def run(self, case, student):
         fn = student.get(self.exercise)
         args = (case.inputs["x"],) if self.closed else (case.inputs["x"], case.inputs["n"])
-        return list(fn(*args))
+        module = student.module("control_flow.py")
+        reverse_mode = sibling(module.__file__, "autodiff", "reverse_mode.py")   # the same module object theirs is
+        # how the derivative was made: lab 02's grad, once; the closed form must not run the loop
+        with counting_calls(reverse_mode, "grad", module) as grads, counting_calls(module, "logistic_loop") as loops:
+            result = list(fn(*args))
+        return {"result": result, "grad_calls": grads["calls"], "loop_calls": loops["calls"]}
 
     def judge(self, case, output):
         want = torch_logistic(case.inputs["x"], None if self.closed else case.inputs["n"])
         names = ["l₄ (the first result)", "dl₄/dx (the second result)"] if self.closed else \
             ["l_n (the first result)", "dl_n/dx (the second result)"]
-        return close_list(output, want, names, **TOL)
+        verdict = close_list(output["result"], want, names, **TOL)
+        if not verdict.passed:
+            return verdict
+        if self.closed and output["loop_calls"]:
+            return fail("the values are right, but logistic_closed called logistic_loop: evaluate the closed-form "
+                        "polynomial itself")
+        if output["grad_calls"] != 1:
+            return fail(f"the values are right, but reverse_mode.grad was called {output['grad_calls']} times: the "
+                        "derivative must come from one grad call of your lab-02 reverse mode, not from a hand-written "
+                        "formula")
+        return PASS
 
 
 class LogisticLoop(_LogisticCheck):
@@ -164,7 +181,8 @@ class CheckpointPlan(ExerciseCheck):
                 Case("budget-64-in-20", {"n": 64, "budget": 20}, 2),
                 Case("budget-fits-all", {"n": 30, "budget": 31}),
                 Case("budget-too-small", {"n": 50, "budget": 10}),
-                Case("budget-random", {"n": n, "budget": int(sqrt_bound(n) + rng.integers(0, 12))})]
+                Case("budget-random", {"n": n, "budget": int(sqrt_bound(n) + rng.integers(0, 12))}),
+                Case("budget-31-in-13", {"n": 31, "budget": 13})]   # 3 + ⌊31/3⌋ fits, 3 + ⌈31/3⌉ does not
 
     def run(self, case, student):
         try:
