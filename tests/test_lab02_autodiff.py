@@ -45,9 +45,11 @@ def test_stubs_score_zero_without_traceback(stubs_report):
 
 
 def test_no_accumulation_on_fan_out_loses_points(tmp_path):
+    """Overwritten adjoints (grad, adjoint_trace) and a sin rule built on numpy values (Variable)."""
     labs = workspace(tmp_path, FOLDER, {
         "reverse_mode.py": [("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx",
-                             "adjoint[id(x)] = gx")],
+                             "adjoint[id(x)] = gx"),
+                            ("(g * self.cos(),)", "(g * np.cos(self.value),)")],
         "traces.py": [('bar["v0"] += bar["v2"] * v["v-1"]', 'bar["v0"] = bar["v2"] * v["v-1"]')]})
     report, proc = check_json("autodiff", "--labs-dir", str(labs))
     assert proc.returncode == 1
@@ -55,21 +57,30 @@ def test_no_accumulation_on_fan_out_loses_points(tmp_path):
     assert {"fan-out-leaf", "nonleaf-reuse"} <= set(failed)
     assert "∂y/∂x1" in failed["fan-out-leaf"] and "off by" in failed["fan-out-leaf"]
     assert "f(2,5)" in _failed_cases(report, "adjoint_trace")
+    rules = _failed_cases(report, "Variable")       # first-order rules right, the second derivative not
+    assert set(rules) == {"rules-second-order"} and "second derivative of sin(a)" in rules["rules-second-order"]
     assert exercise(report, "Dual")["status"] == "passed"
 
 
 def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):
+    """Untaped mul rule, no unbroadcast, scalar zeros for an unused array, J by the wrong mode,
+    and the ln(base) term of a ** b always on (nan for a negative base)."""
     labs = workspace(tmp_path, FOLDER, {
         "reverse_mode.py": [
             ("lambda g, out: (_unbroadcast(g * b, a), _unbroadcast(g * a, b))",
              "lambda g, out: (_unbroadcast(g * b.value, a), _unbroadcast(g * a.value, b))"),
-            ("return grad if np.shape(grad.value) == shape else grad.sum_to(shape)", "return grad")],
+            ("return grad if np.shape(grad.value) == shape else grad.sum_to(shape)", "return grad"),
+            ("Variable(z, constant=True, tape=tape)) for x, z", "Variable(0.0, constant=True, tape=tape)) for x, z")],
+        "forward_mode.py": [("if np.any(o.tangent != 0):", "if True:")],
         "jacobians.py": [("    xs = [reverse_mode.Variable(float(v)) for v in x]",
                           "    return jacobian_forward(f, x)\n    xs = [reverse_mode.Variable(float(v)) for v in x]")]})
     report, _ = check_json("autodiff", "--labs-dir", str(labs))
     failed = _failed_cases(report, "grad")
     assert "second-order-f" in failed and "f" not in failed       # first order still right
     assert "broadcast" in failed and "shape" in failed["broadcast"]
+    assert "∂y/∂x2 has shape ()" in failed["unused-array-input"]
+    dual = _failed_cases(report, "Dual")
+    assert "rules-negative-base" in dual and "tangent of a ** 3" in dual["rules-negative-base"]
     wide = _failed_cases(report, "jacobian_reverse")["wide-6x1"]
     assert "calls of grad" in wide and "J is right" in wide
     assert exercise(report, "jacobian_forward")["status"] == "passed"
@@ -133,6 +144,24 @@ def test_close_list_names_the_result_and_hides_the_expected_value():
     verdict = close_list([1.0, 2.5], [1.0, 1.75], ["∂y/∂x1", "∂y/∂x2"])
     assert not verdict.passed and "∂y/∂x2" in verdict.message and "1.75" not in verdict.message
     assert "should hold 2 values, not a float" in close_list(1.0, [1.0, 2.0], ["a", "b"]).message
+
+
+def test_jacobian_reverse_rerunning_f_per_row_loses_points(tmp_path):
+    """In-process: right J and m grad calls, but f re-run for every row instead of one shared tape."""
+    from aisys.autodiff.modes.checks import SUITE
+    from aisys.catalog import find_lab
+    from aisys.grading.execute import execute_case
+    from aisys.grading.plain import from_plain
+    from aisys.workspace import Student
+
+    labs = workspace(tmp_path, FOLDER, {"jacobians.py": [
+        ("    ys = f(*xs)\n    rows = [[float(g.value) for g in reverse_mode.grad(y, xs)] for y in ys]",
+         "    rows = [[float(g.value) for g in reverse_mode.grad(f(*xs)[i], xs)] for i in range(len(f(*xs)))]\n"
+         "    ys = rows")]})
+    case = next(c for c in SUITE.plan(0) if c.key == "jacobian_reverse/tall-1x5")
+    record = execute_case(SUITE.checks["jacobian_reverse"], case, Student(find_lab("autodiff"), labs))
+    verdict = SUITE.judge(case, from_plain(record["output"]))   # arrays travel as plain data
+    assert not verdict.passed and "f ran 6 times for m=5 outputs" in verdict.message
 
 
 def test_tape_nesting_bug_names_the_broken_property(tmp_path):
