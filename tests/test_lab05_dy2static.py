@@ -65,14 +65,16 @@ def test_planted_bugs_lose_points_with_a_reason(tmp_path):
 
 def test_conversion_scoping_mistakes_and_tuple_ops_lose_their_cases(tmp_path):
     """One workspace, independent cases: the if's outputs taken from the true branch only, a
-    body temporary carried as a loop variable, a SyntaxError that does not say the line; a
-    tracer that records only ops returning a single tensor (not `chunk`) and never notes a
-    baked-in branch."""
+    body temporary carried as a loop variable, a SyntaxError that does not say the line, the
+    function's closure variables dropped; a tracer that records only ops returning a single
+    tensor (not `chunk`) and never notes a baked-in branch."""
     labs = workspace(tmp_path, FOLDER, {
         "convert.py": [("outputs = _assigned(node.body + node.orelse)", "outputs = _assigned(node.body)"),
                        ("loop_vars = [n for n in _assigned(node.body) if n in defined]",
                         "loop_vars = _assigned(node.body)"),
-                       ('raise SyntaxError(f"line {node.lineno}: `{word}` inside', 'raise SyntaxError(f"`{word}` inside')],
+                       ('raise SyntaxError(f"line {node.lineno}: `{word}` inside', 'raise SyntaxError(f"`{word}` inside'),
+                       ("free = list(fn.__code__.co_freevars)", "free = []"),
+                       ("cells = [c.cell_contents for c in fn.__closure__ or ()]", "cells = []")],
         "tracing.py": [("if not any(isinstance(leaf, torch.Tensor) for leaf in leaves):",
                         "if not isinstance(result, torch.Tensor):"),
                        ("if func is torch.Tensor.__bool__:", "if False:")]})
@@ -80,7 +82,8 @@ def test_conversion_scoping_mistakes_and_tuple_ops_lose_their_cases(tmp_path):
     assert proc.returncode == 1
     convert = {c["id"]: c for c in exercise(report, "to_static")["cases"] if c["status"] != "passed"}
     assert set(convert) == {"if-assigns-different-names", "while-with-temporary", "break-is-refused",
-                            "return-in-branch-is-refused"}, convert
+                            "return-in-branch-is-refused", "closure-indented-source"}, convert
+    assert "limit" in convert["closure-indented-source"]["message"]   # the closure variable it lost
     assert "not the line" in convert["break-is-refused"]["message"]
     trace = {c["id"]: c["message"] for c in exercise(report, "trace")["cases"] if c["status"] != "passed"}
     assert list(trace) == ["notes-branch-baked-in", "tuple-returning-op"], trace

@@ -116,7 +116,8 @@ def _judge_notes(notes: list[str], baked: bool) -> Verdict:
 
 
 TO_STATIC_CASES = {"relu_or_square": "cond", "halve_until_small": "while_loop", "branch_in_loop": "while_loop",
-                   "python_flag": "python_if", "scale_one_side": "cond", "shrink_with_temporary": "while_loop"}
+                   "python_flag": "python_if", "scale_one_side": "cond", "shrink_with_temporary": "while_loop",
+                   "clipped_step": "cond"}
 REFUSED = {"break": ast.Break, "return": ast.Return}
 
 
@@ -150,6 +151,7 @@ class ToStaticCheck(ExerciseCheck):
                                                 "args": [_vector(rng, size=3), _vector(rng, size=3)]}, weight=2),
             Case("while-with-temporary", {"fn": "shrink_with_temporary",
                                           "args": [_vector(rng, scale=float(rng.uniform(3, 20)))]}),
+            Case("closure-indented-source", {"fn": "clipped_step", "args": [_vector(rng, scale=2.0)]}),
         ]
 
     def run(self, case, student):

@@ -70,6 +70,20 @@ def shrink_with_temporary(x):
     return x, steps
 
 
+def make_clipped_step(limit: float):
+    """A closure whose source is indented: conversion must dedent it and keep `limit`."""
+    def clipped_step(x):
+        CALLS["clipped_step"] += 1
+        y = x * 1.5
+        if y.abs().max() > limit:
+            y = y / y.abs().max() * limit
+        return y
+    return clipped_step
+
+
+clipped_step = make_clipped_step(2.0)
+
+
 def python_flag(x, flag):
     """A Python bool condition: conversion must keep it a plain Python `if`."""
     CALLS["python_flag"] += 1
