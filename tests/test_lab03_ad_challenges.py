@@ -39,10 +39,12 @@ def test_stubs_score_zero_without_traceback():
 
 
 def test_plausible_bugs_lose_points(tmp_path):
-    """Store-everything plan, no checkpointing at all, bools/ints differentiated, x*x*x, the article's erratum."""
+    """Store-everything plan, a floor-divided plan cost, no checkpointing at all, bools/ints differentiated,
+    x*x*x, the article's erratum."""
     labs = workspace(tmp_path, FOLDER, {
         "checkpointing.py": [
             ("        return even(math.ceil(math.sqrt(n_layers)))", "        return list(range(n_layers))"),
+            ("        return k + math.ceil(n_layers / k)", "        return k + n_layers // k"),
             ("    bounds = list(plan) + [len(layers)]",
              "    x = x.detach().requires_grad_()\n    h = x\n    for layer in layers:\n        h = layer(h)\n"
              "    h.sum().backward()\n    return h.detach(), x.grad\n    bounds = list(plan) + [len(layers)]")],
@@ -54,6 +56,7 @@ def test_plausible_bugs_lose_points(tmp_path):
     assert proc.returncode == 1
     plan = _failed(report, "checkpoint_plan")
     assert "sqrt-64" in plan and "65 activations" in plan["sqrt-64"]
+    assert "over the budget of 13" in plan["budget-31-in-13"]      # k + ⌊n/k⌋ underestimates the cost
     run = _failed(report, "checkpointed_forward_backward")
     assert "sqrt-64" in run and "alive at the peak" in run["sqrt-64"]
     assert "store-all-12" not in run                     # storing everything is right for the plan [0]
@@ -80,6 +83,38 @@ def test_lab03_needs_the_students_lab02(tmp_path):
     assert loop["status"] == "error" and "02_autodiff/reverse_mode.py" in loop["message"]
     fused = execute_case(SUITE.checks["fused_cube"], cases["fused_cube"], student)
     assert fused["status"] == "ok" and SUITE.judge(cases["fused_cube"], fused["output"]).passed
+
+
+def test_right_values_by_the_wrong_route_lose_points(tmp_path):
+    """In-process: a hand-written loop derivative, a closed form that calls the loop, struct gradients
+    left as tensors — every value right, each caught by how it was computed or what type it is."""
+    from aisys.autodiff.challenges.checks import SUITE
+    from aisys.catalog import find_lab
+    from aisys.grading.execute import execute_case
+    from aisys.grading.plain import from_plain
+    from aisys.workspace import Student
+
+    labs = workspace(tmp_path, FOLDER, {
+        "control_flow.py": [
+            ("    l = v\n    for _ in range(n - 1):\n        l = 4.0 * l * (1.0 - l)\n    (dl,) = reverse_mode.grad(l, [v])\n"
+             "    return float(l.value), float(dl.value)",
+             "    l, dl = float(x), 1.0\n    for _ in range(n - 1):\n"
+             "        l, dl = 4.0 * l * (1.0 - l), 4.0 * (1.0 - 2.0 * l) * dl\n    return l, dl"),
+            ("    v = reverse_mode.Variable(float(x))\n    l4 = 64.0",
+             "    return logistic_loop(x, 4)\n    v = reverse_mode.Variable(float(x))\n    l4 = 64.0")],
+        "structs.py": [("float(g) if (g := next(grads)) is not None else 0.0",
+                        "g if (g := next(grads)) is not None else 0.0")]})
+    shutil.copytree(REPO / "solutions" / "02_autodiff", labs / "02_autodiff")
+    student, cases = Student(find_lab("ad-challenges"), labs), {}
+    for case in SUITE.plan(0):
+        cases.setdefault(case.exercise, case)
+    expected = {"logistic_loop": "reverse_mode.grad was called 0 times",
+                "logistic_closed": "logistic_closed called logistic_loop",
+                "grad_of_struct": "should be a float, not a Tensor"}
+    for name, words in expected.items():
+        record = execute_case(SUITE.checks[name], cases[name], student)
+        verdict = SUITE.judge(cases[name], from_plain(record["output"]))
+        assert not verdict.passed and words in verdict.message, (name, verdict.message)
 
 
 @pytest.mark.parametrize("body, failing, words", [
