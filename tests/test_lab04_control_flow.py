@@ -84,6 +84,18 @@ def test_a_cond_without_switch_and_a_gradient_popping_forwards_lose_points(tmp_p
     assert loop_cases["sum-0..n"] == "passed"   # only collatz uses cond inside its loop
 
 
+def test_a_loop_that_exits_from_the_merge_is_caught(tmp_path):
+    """Exit fed by the Merge (every iteration) instead of the Switch's false side: the last
+    value out is even right, but Exit sends a live token per iteration."""
+    labs = workspace(tmp_path, FOLDER, {"lowering.py": [
+        ("return [g.exit(f) for f, _ in sides]", "return [g.exit(m) for m in merges]")]})
+    report, _ = check_json("control-flow", "--labs-dir", str(labs))
+    loop = exercise(report, "while_loop")
+    assert loop["score"] == 0
+    assert all("second live token" in c["message"] and "Exit" in c["message"] for c in loop["cases"])
+    assert exercise(report, "cond")["status"] == "passed"
+
+
 @pytest.mark.parametrize("args", [(), ("--solution",)])
 def test_demo_exits_zero(args):
     proc = run_cli("lab", "run", "control-flow", *args, env={"COLUMNS": "120"})

@@ -88,6 +88,11 @@ class _Interpreter:
             return
         if not isinstance(token, Token):
             raise ExecutionError(f"{rule} returned {type(token).__name__}, expected a Token or None")
+        earlier = self.run.produced.get((node, port, token.tag))
+        if earlier is not None and not earlier.dead and not token.dead:
+            # one value per output and tag: e.g. an Exit fed every iteration, not once at the end
+            raise ExecutionError(f"{node} sent out a second live token in {show_tag(token.tag)}: a loop "
+                                 "variable leaves through Exit once, from the Switch's false side")
         self.run.produced[(node, port, token.tag)] = token
         for dst, k in self.consumers.get((node, port), []):
             slots = self.slots.setdefault((dst, token.tag), [None] * len(self.g.ir[dst].inputs))
