@@ -45,11 +45,13 @@ def test_stubs_score_zero_without_traceback(stubs_report):
 
 
 def test_no_accumulation_on_fan_out_loses_points(tmp_path):
-    """Overwritten adjoints (grad, adjoint_trace) and a sin rule built on numpy values (Variable)."""
+    """Overwritten adjoints (grad, adjoint_trace), a sin rule built on numpy values (Variable), and a
+    jvp that does not lift a plain-number output."""
     labs = workspace(tmp_path, FOLDER, {
         "reverse_mode.py": [("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx",
                              "adjoint[id(x)] = gx"),
                             ("(g * self.cos(),)", "(g * np.cos(self.value),)")],
+        "forward_mode.py": [("        outs = [Dual._lift(r) for r in result]", "        outs = list(result)")],
         "traces.py": [('bar["v0"] += bar["v2"] * v["v-1"]', 'bar["v0"] = bar["v2"] * v["v-1"]')]})
     report, proc = check_json("autodiff", "--labs-dir", str(labs))
     assert proc.returncode == 1
@@ -60,6 +62,7 @@ def test_no_accumulation_on_fan_out_loses_points(tmp_path):
     rules = _failed_cases(report, "Variable")       # first-order rules right, the second derivative not
     assert set(rules) == {"rules-second-order"} and "second derivative of sin(a)" in rules["rules-second-order"]
     assert exercise(report, "Dual")["status"] == "passed"
+    assert set(_failed_cases(report, "jvp")) == {"two-outputs-and-a-constant"}
 
 
 def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):

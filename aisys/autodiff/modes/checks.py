@@ -142,10 +142,12 @@ class JvpCheck(ExerciseCheck):
 
     def cases(self, rng):
         cases = []
-        for cid, outputs, shapes in (("one-output", 1, ((), ())), ("two-outputs", 2, ((), ())),
+        for cid, outputs, shapes in (("one-output", 1, ((), ())), ("two-outputs-and-a-constant", 2, ((), ())),
                                      ("three-outputs", 3, ((), ())), ("arrays", 2, ARRAY_SHAPES)):
             steps, outs = random_program(rng, int(rng.integers(5, 10)), outputs=outputs)
             case = program_case(rng, cid, steps, shapes)
+            if cid.endswith("constant"):
+                case.inputs["constant"] = 2.5   # f also returns a plain number: its tangent is 0
             case.inputs["outputs"] = outs
             case.inputs["tangents"] = _tangents(rng, case.inputs["values"])
             cases.append(case)
@@ -157,7 +159,8 @@ class JvpCheck(ExerciseCheck):
 
         def f(x1, x2):
             env = evaluate(i["steps"], {"x1": x1, "x2": x2})
-            return tuple(env[o] for o in i["outputs"]) if multi else env[i["outputs"][0]]
+            constant = (i["constant"],) if "constant" in i else ()
+            return tuple(env[o] for o in i["outputs"]) + constant if multi else env[i["outputs"][0]]
 
         arr = lambda v: np.asarray(v, dtype=float) if isinstance(v, list) else float(v)  # noqa: E731
         values, dots = student.get("jvp")(f, [arr(v) for v in i["values"]], [arr(t) for t in i["tangents"]])
@@ -166,6 +169,8 @@ class JvpCheck(ExerciseCheck):
     def judge(self, case, output):
         i = case.inputs
         values, dots = torch_jvp(i["steps"], i["outputs"], i["values"], i["tangents"])
+        if "constant" in i:
+            values, dots = values + [np.float64(i["constant"])], dots + [np.float64(0.0)]
         if not isinstance(output, dict):
             return fail("jvp should return (outputs, output_tangents)")
         count = range(len(values))
