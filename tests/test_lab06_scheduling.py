@@ -144,18 +144,30 @@ def test_swapped_policies_fail_the_policy_properties(tmp_path):
     assert exercise(report, "hetero_schedule")["score"] < 10
 
 
-def test_heft_property_catches_a_rank_without_transfers():
-    """The judge's HEFT rule alone: ranking by compute only visits ops in another order, and
-    some op then finishes later than HEFT's own order would have let it."""
+def _heft_variant(old: str, new: str):
     hetero = REPO / "solutions" / "06_scheduling" / "schedulers.py"
-    source = hetero.read_text().replace("comm = link.time(size[n]) * (p - 1) / p", "comm = 0.0")
+    source = hetero.read_text()
+    assert old in source
     namespace: dict = {}
-    exec(compile(source, str(hetero), "exec"), namespace)
+    exec(compile(source.replace(old, new), str(hetero), "exec"), namespace)
+    return namespace["hetero_schedule"]
+
+
+def test_heft_property_catches_a_rank_without_transfers_but_not_another_tie_order():
+    """The judge's HEFT rule alone: ranking by compute only visits ops in another order, and
+    some op then finishes later than HEFT's order would have let it; breaking equal ranks
+    another way (here: reversed topological position) is still HEFT."""
+    no_comm = _heft_variant("comm = link.time(size[n]) * (p - 1) / p", "comm = 0.0")
+    other_ties = _heft_variant("key=lambda n: (-rank[n], position[n])", "key=lambda n: (-rank[n], -position[n])")
     devices, link = [dev.CPU, dev.GPU, dev.NPU], dev.PCIE
     problems = []
     for seed in range(4):
         graph = builders.random_dag(np.random.default_rng(seed), 80)
-        problems.append(heft_problem(graph, namespace["hetero_schedule"](graph, devices, link), devices, link))
+        problems.append(heft_problem(graph, no_comm(graph, devices, link), devices, link))
+        assert heft_problem(graph, other_ties(graph, devices, link), devices, link) is None
+    twins = [dev.Device("gpu0", "GPU", 4.0, 0.25), dev.Device("gpu1", "GPU", 4.0, 0.25)]
+    wide = builders.wide_graph(np.random.default_rng(0), 6)
+    assert heft_problem(wide, other_ties(wide, twins, link), twins, link) is None
     assert any(p and "HEFT" in p for p in problems), problems
 
 

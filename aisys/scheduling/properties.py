@@ -126,10 +126,11 @@ def priority_problem(graph: Graph, timeline: Timeline, priority: Mapping[str, fl
 
 
 def heft_problem(graph: Graph, timeline: Timeline, devices: list, link) -> str | None:
-    """HEFT's placement rule: visiting ops by decreasing upward rank (the formula of the
-    exercise, ties by topological position), each op finishes no later than it could have
-    on any other device, given where and when its inputs finished in *this* timeline and
-    what was already placed on that device."""
+    """HEFT's placement rule: each op finishes no later than it could have on any device,
+    given where and when its inputs finished in *this* timeline and what was already placed
+    there. Ops are visited by decreasing upward rank (the exercise's formula); how equal ranks
+    are ordered is the student's choice, so "already placed" counts every other op of equal
+    or higher rank — the latest a device could have been busy until, whatever the tie order."""
     from aisys.scheduling.costgraph import node_costs, topological_order
     from aisys.scheduling.devices import transfer
 
@@ -140,15 +141,16 @@ def heft_problem(graph: Graph, timeline: Timeline, devices: list, link) -> str |
         mean = sum(d.time(costs[n]) for d in devices) / p
         comm = link.time(size[n]) * (p - 1) / p
         rank[n] = mean + max((comm + rank[c] for c in consumers[n]), default=0.0)
-    position = {n: i for i, n in enumerate(order)}
     slot = {s.op: s for s in timeline.slots}
-    free = {d.name: 0.0 for d in devices}
-    for n in sorted(order, key=lambda n: (-rank[n], position[n])):
+    for n in order:
+        tie = rank[n] - EPS * max(1.0, abs(rank[n]))
         finish = {}
         for d in devices:
+            free = max((slot[m].end for m in order if m != n and slot[m].worker == d.name and rank[m] >= tie),
+                       default=0.0)
             ready = max((slot[u].end + transfer(link, size[u], slot[u].worker, d.name) for u in graph[n].inputs),
                         default=0.0)
-            finish[d.name] = max(ready, free[d.name]) + d.time(costs[n])
+            finish[d.name] = max(ready, free) + d.time(costs[n])
         better = min(finish, key=finish.get)
         if slot[n].end > finish[better] + EPS * max(1.0, finish[better]):
             if better == slot[n].worker:   # its device was free earlier when its turn came: wrong visiting order
@@ -156,5 +158,4 @@ def heft_problem(graph: Graph, timeline: Timeline, devices: list, link) -> str |
                         "order: visit ops by decreasing rank (mean compute + mean transfer + max consumer rank)")
             return (f"{n!r} finishes at t={slot[n].end:.6g} on {slot[n].worker!r}, but placed on {better!r} it "
                     "would have finished earlier (transfers included): HEFT keeps the device with the earliest finish")
-        free[slot[n].worker] = max(free[slot[n].worker], slot[n].end)
     return None
