@@ -82,6 +82,7 @@ def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):
     assert "second-order-f" in failed and "f" not in failed       # first order still right
     assert "broadcast" in failed and "shape" in failed["broadcast"]
     assert "∂y/∂x2 has shape ()" in failed["unused-array-input"]
+    assert "second derivative of a * b" in _failed_cases(report, "Variable")["rules-second-order"]
     dual = _failed_cases(report, "Dual")
     assert "rules-negative-base" in dual and "tangent of a ** 3" in dual["rules-negative-base"]
     wide = _failed_cases(report, "jacobian_reverse")["wide-6x1"]

@@ -95,11 +95,11 @@ class VariableCheck(ExerciseCheck):
                 start = len(tape.entries)
                 y = apply(op, [env[x] if isinstance(x, str) else x for x in args])
                 leaves = [env[x] for x in dict.fromkeys(x for x in args if isinstance(x, str))]
-                if case.inputs.get("order") == 2:   # sweep once keeping the graph, then sweep its result
+                if case.inputs.get("order") == 2:   # sweep once keeping the graph, then sweep each gradient
                     first = _sweep(mod, tape.entries[start:], y, leaves, mod.Variable(g, name="g"), taped=True)
-                    again = [] if first[0] is None else _sweep(mod, tape.entries[start:], first[0], leaves,
-                                                               np.ones_like(np.asarray(first[0].value, dtype=float)))
-                    out[label] = [0.0 if d is None else d for d in again] or [0.0] * len(leaves)
+                    out[label] = [0.0 if d is None else d for gj in first for d in (
+                        [None] * len(leaves) if gj is None else
+                        _sweep(mod, tape.entries[start:], gj, leaves, np.ones_like(np.asarray(gj.value, dtype=float))))]
                 else:
                     out[label] = _sweep(mod, tape.entries[start:], y, leaves, g)
         return out
@@ -121,8 +121,8 @@ class VariableCheck(ExerciseCheck):
             leaf_names = list(dict.fromkeys(x for x in args if isinstance(x, str)))
             if case.inputs.get("order") == 2:
                 want = [t.numpy() for t in _second_derivatives(y, used, g)]
-                names = [f"the second derivative of {label}: ∂/∂{x} of its gradient with respect to "
-                         f"{leaf_names[0]}" for x in leaf_names]
+                names = [f"the second derivative of {label}: ∂/∂{x} of its gradient with respect to {j}"
+                         for j in leaf_names for x in leaf_names]
             else:
                 want = [t.numpy() for t in torch.autograd.grad(y, used, g)]
                 names = [f"the gradient of {label} with respect to {x}" for x in leaf_names]
@@ -158,14 +158,15 @@ def _sweep(mod, entries: list, y, leaves: list, g, taped: bool = False) -> list:
 
 
 def _second_derivatives(y, used: list, g) -> list:
-    """torch: ∂/∂x of (the gradient of y, seeded with g, with respect to used[0]), for x in used."""
+    """torch: ∂/∂x of (the gradient of y, seeded with g, with respect to j), for j, then x, in used."""
     import torch
 
-    (first, *_) = torch.autograd.grad(y, used, g, create_graph=True)
-    if not first.requires_grad:
-        return [torch.zeros_like(x) for x in used]
-    got = torch.autograd.grad(first, used, torch.ones_like(first), allow_unused=True)
-    return [torch.zeros_like(x) if d is None else d for d, x in zip(got, used)]
+    result = []
+    for first in torch.autograd.grad(y, used, g, create_graph=True):
+        got = (torch.autograd.grad(first, used, torch.ones_like(first), allow_unused=True, retain_graph=True)
+               if first.requires_grad else [None] * len(used))
+        result += [torch.zeros_like(x) if d is None else d for d, x in zip(got, used)]
+    return result
 
 
 class TapeCheck(ExerciseCheck):
