@@ -133,7 +133,8 @@ class FusedCube(ExerciseCheck):
 
 class GradOfStruct(ExerciseCheck):
     exercise = "grad_of_struct"
-    hint = "map floats only (bool is an int, leave it); rebuild each container and dataclass; 0.0 for unused leaves"
+    hint = ("map floats only (bool is an int, leave it); rebuild each container and dataclass; each gradient a "
+            "Python float (float(g)), 0.0 for unused leaves")
 
     def cases(self, rng):
         fixed = {
