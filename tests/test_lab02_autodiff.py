@@ -67,7 +67,7 @@ def test_no_accumulation_on_fan_out_loses_points(tmp_path):
 
 def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):
     """Untaped mul rule, no unbroadcast, scalar zeros for an unused array, J by the wrong mode,
-    and the ln(base) term of a ** b always on (nan for a negative base)."""
+    the ln(base) term of a ** b always on (nan for a negative base), accumulation by hand-written formulas."""
     labs = workspace(tmp_path, FOLDER, {
         "reverse_mode.py": [
             ("lambda g, out: (_unbroadcast(g * b, a), _unbroadcast(g * a, b))",
@@ -75,6 +75,9 @@ def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):
             ("return grad if np.shape(grad.value) == shape else grad.sum_to(shape)", "return grad"),
             ("Variable(z, constant=True, tape=tape)) for x, z", "Variable(0.0, constant=True, tape=tape)) for x, z")],
         "forward_mode.py": [("if np.any(o.tangent != 0):", "if True:")],
+        "accumulation.py": [("    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)",
+                             "    return {'loss': (1 - x) ** 2, 'grad_first': 2 * (x - 1), 'grad_second': 4 * (x - 1),"
+                             " 'grad_after_zero': 2 * (x - 1)}")],
         "jacobians.py": [("    xs = [reverse_mode.Variable(float(v)) for v in x]",
                           "    return jacobian_forward(f, x)\n    xs = [reverse_mode.Variable(float(v)) for v in x]")]})
     report, _ = check_json("autodiff", "--labs-dir", str(labs))
@@ -85,6 +88,7 @@ def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):
     assert "second derivative of a * b" in _failed_cases(report, "Variable")["rules-second-order"]
     dual = _failed_cases(report, "Dual")
     assert "rules-negative-base" in dual and "tangent of a ** 3" in dual["rules-negative-base"]
+    assert "backward ran 0 times" in _failed_cases(report, "accumulation_demo")["x=3"]
     wide = _failed_cases(report, "jacobian_reverse")["wide-6x1"]
     assert "calls of grad" in wide and "J is right" in wide
     assert exercise(report, "jacobian_forward")["status"] == "passed"

@@ -245,7 +245,12 @@ class Accumulation(ExerciseCheck):
                                                for k in range(3)]
 
     def run(self, case, student):
-        return dict(student.get("accumulation_demo")(case.inputs["x"]))
+        import torch
+
+        demo = student.get("accumulation_demo")
+        with counting_calls(torch.autograd, "backward") as calls:   # Tensor.backward goes through it too
+            result = dict(demo(case.inputs["x"]))
+        return {"result": result, "backward_calls": calls["calls"]}
 
     def judge(self, case, output):
         import torch
@@ -259,7 +264,11 @@ class Accumulation(ExerciseCheck):
             loss.backward(retain_graph=True)
             seen.append(x.grad.item())
         want = {"loss": loss.item(), "grad_first": seen[0], "grad_second": seen[1], "grad_after_zero": seen[2]}
-        return close_all(output, want, what=lambda k: f"{ACCUMULATION_NAMES[k]} ({k!r})", **TOL)
+        verdict = close_all(output.get("result"), want, what=lambda k: f"{ACCUMULATION_NAMES[k]} ({k!r})", **TOL)
+        if verdict.passed and output.get("backward_calls") != 3:
+            return fail(f"the values are right, but torch's backward ran {output.get('backward_calls')} times: "
+                        "read them from x.grad after three backward calls on the same loss")
+        return verdict
 
 
 ACCUMULATION_NAMES = {"loss": "the loss", "grad_first": "x.grad after the first backward",
