@@ -87,7 +87,8 @@ def test_lab03_needs_the_students_lab02(tmp_path):
 
 def test_right_values_by_the_wrong_route_lose_points(tmp_path):
     """In-process: a hand-written loop derivative, a closed form that calls the loop, struct gradients
-    left as tensors — every value right, each caught by how it was computed or what type it is."""
+    left as tensors, struct gradients by finite differences — every value right (or nearly), each caught
+    by how it was computed, what type it is, or the 1e-12 tolerance."""
     from aisys.autodiff.challenges.checks import SUITE
     from aisys.catalog import find_lab
     from aisys.grading.execute import execute_case
@@ -104,6 +105,12 @@ def test_right_values_by_the_wrong_route_lose_points(tmp_path):
              "    return logistic_loop(x, 4)\n    v = reverse_mode.Variable(float(x))\n    l4 = 64.0")],
         "structs.py": [("float(g) if (g := next(grads)) is not None else 0.0",
                         "g if (g := next(grads)) is not None else 0.0")]})
+    fd_labs = workspace(tmp_path / "fd", FOLDER, {"structs.py": [   # central finite differences: ~1e-10 off
+        ("    leaves: list[torch.Tensor] = []\n",
+         "    flat = []\n    _map(tree, flat.append)\n\n    def nudged(i, h):\n        it = iter(range(len(flat)))\n"
+         "        return _map(tree, lambda v: torch.tensor(v + (h if next(it) == i else 0.0), dtype=torch.float64))\n\n"
+         "    grads = iter([float(fn(nudged(i, 1e-5)) - fn(nudged(i, -1e-5))) / 2e-5 for i in range(len(flat))])\n"
+         "    return _map(tree, lambda v: next(grads))\n")]})
     shutil.copytree(REPO / "solutions" / "02_autodiff", labs / "02_autodiff")
     student, cases = Student(find_lab("ad-challenges"), labs), {}
     for case in SUITE.plan(0):
@@ -111,8 +118,10 @@ def test_right_values_by_the_wrong_route_lose_points(tmp_path):
     expected = {"logistic_loop": "reverse_mode.grad was called 0 times",
                 "logistic_closed": "logistic_closed called logistic_loop",
                 "grad_of_struct": "should be a float, not a Tensor"}
-    for name, words in expected.items():
-        record = execute_case(SUITE.checks[name], cases[name], student)
+    runs = [(name, words, student) for name, words in expected.items()]
+    runs.append(("grad_of_struct", "is off by", Student(find_lab("ad-challenges"), fd_labs)))
+    for name, words, who in runs:
+        record = execute_case(SUITE.checks[name], cases[name], who)
         verdict = SUITE.judge(cases[name], from_plain(record["output"]))
         assert not verdict.passed and words in verdict.message, (name, verdict.message)
 

@@ -29,7 +29,7 @@ def grad_of_struct(fn: Callable[[Any], torch.Tensor], tree: Any) -> Any:
 
     Hint: write one function `_map(node, leaf_fn)` that rebuilds the containers and
     applies leaf_fn to each float (`dataclasses.is_dataclass`, `dataclasses.replace`).
-    Use it twice: floats → tensors with requires_grad (collect them in a list), then,
+    Use it twice: floats → float64 tensors with requires_grad (collect them in a list), then,
     after `torch.autograd.grad(y, leaves, allow_unused=True)`, floats → their gradients.
     """
     raise NotImplementedError("not implemented yet: read the docstring and its hint")
