@@ -161,8 +161,9 @@ def test_close_list_names_the_result_and_hides_the_expected_value():
     assert "should hold 2 values, not a float" in close_list(1.0, [1.0, 2.0], ["a", "b"]).message
 
 
-def test_jacobian_reverse_rerunning_f_per_row_loses_points(tmp_path):
-    """In-process: right J and m grad calls, but f re-run for every row instead of one shared tape."""
+def test_right_values_by_too_many_runs_of_f_lose_points(tmp_path):
+    """In-process: jacobian_reverse re-running f for every row instead of sweeping one shared tape,
+    and a jvp by central finite differences (three runs of f, values within 1e-7)."""
     from aisys.autodiff.modes.checks import SUITE
     from aisys.catalog import find_lab
     from aisys.grading.execute import execute_case
@@ -172,11 +173,18 @@ def test_jacobian_reverse_rerunning_f_per_row_loses_points(tmp_path):
     labs = workspace(tmp_path, FOLDER, {"jacobians.py": [
         ("    ys = f(*xs)\n    rows = [[float(g.value) for g in reverse_mode.grad(y, xs)] for y in ys]",
          "    rows = [[float(g.value) for g in reverse_mode.grad(f(*xs)[i], xs)] for i in range(len(f(*xs)))]\n"
-         "    ys = rows")]})
-    case = next(c for c in SUITE.plan(0) if c.key == "jacobian_reverse/tall-1x5")
-    record = execute_case(SUITE.checks["jacobian_reverse"], case, Student(find_lab("autodiff"), labs))
-    verdict = SUITE.judge(case, from_plain(record["output"]))   # arrays travel as plain data
-    assert not verdict.passed and "f ran 6 times for m=5 outputs" in verdict.message
+         "    ys = rows")],
+        "forward_mode.py": [("    result = f(*(Dual(p, t) for p, t in zip(primals, tangents)))\n",
+                             "    at = lambda s: f(*(np.asarray(p) + s * np.asarray(t) for p, t in zip(primals, tangents)))\n"
+                             "    if True:\n        return at(0.0), (at(1e-6) - at(-1e-6)) / 2e-6\n"
+                             "    result = f(*(Dual(p, t) for p, t in zip(primals, tangents)))\n")]})
+    student = Student(find_lab("autodiff"), labs)
+    for key, words in (("jacobian_reverse/tall-1x5", "f ran 6 times for m=5 outputs"),
+                       ("jvp/one-output", "jvp ran f 3 times")):
+        case = next(c for c in SUITE.plan(0) if c.key == key)
+        record = execute_case(SUITE.checks[case.exercise], case, student)
+        verdict = SUITE.judge(case, from_plain(record["output"]))   # arrays travel as plain data
+        assert not verdict.passed and words in verdict.message, (key, verdict.message)
 
 
 def test_tape_nesting_bug_names_the_broken_property(tmp_path):

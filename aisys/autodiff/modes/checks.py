@@ -158,15 +158,18 @@ class JvpCheck(ExerciseCheck):
     def run(self, case, student):
         i = case.inputs
         multi = len(i["outputs"]) > 1
+        runs = {"f": 0}
 
         def f(x1, x2):
+            runs["f"] += 1
             env = evaluate(i["steps"], {"x1": x1, "x2": x2})
             constant = (i["constant"],) if "constant" in i else ()
             return tuple(env[o] for o in i["outputs"]) + constant if multi else env[i["outputs"][0]]
 
         arr = lambda v: np.asarray(v, dtype=float) if isinstance(v, list) else float(v)  # noqa: E731
         values, dots = student.get("jvp")(f, [arr(v) for v in i["values"]], [arr(t) for t in i["tangents"]])
-        return {"values": list(values) if multi else [values], "tangents": list(dots) if multi else [dots]}
+        return {"values": list(values) if multi else [values], "tangents": list(dots) if multi else [dots],
+                "f_runs": runs["f"]}
 
     def judge(self, case, output):
         i = case.inputs
@@ -176,9 +179,14 @@ class JvpCheck(ExerciseCheck):
         if not isinstance(output, dict):
             return fail("jvp should return (outputs, output_tangents)")
         count = range(len(values))
-        return first_failure(close_list(output["values"], values, [f"the value of output {k}" for k in count], **TOL),
-                             close_list(output["tangents"], dots, [f"the tangent of output {k}" for k in count],
-                                        **TOL))
+        verdict = first_failure(close_list(output["values"], values, [f"the value of output {k}" for k in count],
+                                           **TOL),
+                                close_list(output["tangents"], dots, [f"the tangent of output {k}" for k in count],
+                                           **TOL))
+        if verdict.passed and output.get("f_runs") != 1:
+            return fail(f"the results are right, but jvp ran f {output.get('f_runs')} times: forward mode gets the "
+                        "value and the tangent from one run of f on Dual numbers")
+        return verdict
 
 
 class _JacobianCheck(ExerciseCheck):
