@@ -175,7 +175,8 @@ def test_right_values_by_too_many_runs_of_f_lose_points(tmp_path):
          "    rows = [[float(g.value) for g in reverse_mode.grad(f(*xs)[i], xs)] for i in range(len(f(*xs)))]\n"
          "    ys = rows")],
         "forward_mode.py": [("    result = f(*(Dual(p, t) for p, t in zip(primals, tangents)))\n",
-                             "    at = lambda s: f(*(np.asarray(p) + s * np.asarray(t) for p, t in zip(primals, tangents)))\n"
+                             "    at = lambda s: f(*(np.asarray(p) + s * np.asarray(t)\n"
+                             "                       for p, t in zip(primals, tangents)))\n"
                              "    if True:\n        return at(0.0), (at(1e-6) - at(-1e-6)) / 2e-6\n"
                              "    result = f(*(Dual(p, t) for p, t in zip(primals, tangents)))\n")]})
     student = Student(find_lab("autodiff"), labs)

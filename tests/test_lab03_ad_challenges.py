@@ -97,7 +97,8 @@ def test_right_values_by_the_wrong_route_lose_points(tmp_path):
 
     labs = workspace(tmp_path, FOLDER, {
         "control_flow.py": [
-            ("    l = v\n    for _ in range(n - 1):\n        l = 4.0 * l * (1.0 - l)\n    (dl,) = reverse_mode.grad(l, [v])\n"
+            ("    l = v\n    for _ in range(n - 1):\n        l = 4.0 * l * (1.0 - l)\n"
+             "    (dl,) = reverse_mode.grad(l, [v])\n"
              "    return float(l.value), float(dl.value)",
              "    l, dl = float(x), 1.0\n    for _ in range(n - 1):\n"
              "        l, dl = 4.0 * l * (1.0 - l), 4.0 * (1.0 - 2.0 * l) * dl\n    return l, dl"),
