@@ -245,9 +245,10 @@ class CheckpointedForwardBackward(ExerciseCheck):
     def run(self, case, student):
         meter = ActivationMeter()
         layers, x = self._chain_and_input(case, meter)
+        plan = list(case.inputs["plan"])
         with meter:
-            out, grad_x = student.get(self.exercise)(layers, x, list(case.inputs["plan"]))
-        return {"out": out, "grad_x": grad_x, "grad_w": [l.w.grad for l in layers], "grad_b": [l.b.grad for l in layers],
+            out, grad_x = student.get(self.exercise)(layers, x, plan)
+        return {"out": out, "grad_x": grad_x, "plan_kept": plan == case.inputs["plan"], "grad_w": [l.w.grad for l in layers], "grad_b": [l.b.grad for l in layers],
                 "peak_alive": meter.peak_alive, "forward_ops": meter.forward_ops}
 
     def judge(self, case, output):
@@ -269,6 +270,8 @@ class CheckpointedForwardBackward(ExerciseCheck):
                                       what="the bias gradients (index = layer, unit)", **TOL))
         if not verdict.passed:
             return verdict
+        if not output.get("plan_kept"):
+            return fail("the gradients are right, but the plan list passed in was modified: work on a copy")
         bound, peak = plan_bound(plan, n), output["peak_alive"]
         if peak > bound:
             return fail(f"{peak} activations were alive at the peak (measured); this plan allows {bound} "
