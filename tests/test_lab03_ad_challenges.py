@@ -87,8 +87,9 @@ def test_lab03_needs_the_students_lab02(tmp_path):
 
 def test_right_values_by_the_wrong_route_lose_points(tmp_path):
     """In-process: a hand-written loop derivative, a closed form that calls the loop, struct gradients
-    left as tensors, a checkpointer that appends to the caller's plan, struct gradients by finite differences — every value right (or nearly), each caught
-    by how it was computed, what type it is, or the 1e-12 tolerance."""
+    left as tensors, a checkpointer that appends to the caller's plan, struct gradients by finite
+    differences — every value right (or nearly), each caught by how it was computed, what type it is,
+    or the 1e-12 tolerance."""
     from aisys.autodiff.challenges.checks import SUITE
     from aisys.catalog import find_lab
     from aisys.grading.execute import execute_case
@@ -106,7 +107,8 @@ def test_right_values_by_the_wrong_route_lose_points(tmp_path):
              "    return logistic_loop(x, 4)\n    v = reverse_mode.Variable(float(x))\n    l4 = 64.0")],
         "structs.py": [("float(g) if (g := next(grads)) is not None else 0.0",
                         "g if (g := next(grads)) is not None else 0.0")],
-        "checkpointing.py": [("    bounds = list(plan) + [len(layers)]", "    bounds = plan\n    bounds.append(len(layers))")]})
+        "checkpointing.py": [("    bounds = list(plan) + [len(layers)]",
+                              "    bounds = plan\n    bounds.append(len(layers))")]})
     fd_labs = workspace(tmp_path / "fd", FOLDER, {"structs.py": [   # central finite differences: ~1e-10 off
         ("    leaves: list[torch.Tensor] = []\n",
          "    flat = []\n    _map(tree, flat.append)\n\n    def nudged(i, h):\n        it = iter(range(len(flat)))\n"

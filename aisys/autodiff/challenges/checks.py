@@ -76,7 +76,8 @@ class _LogisticCheck(ExerciseCheck):
 
 class LogisticLoop(_LogisticCheck):
     exercise = "logistic_loop"
-    hint = "l₁ = x, so n − 1 updates l = 4·l·(1 − l) on a lab-02 Variable; then grad(l, [v]) (erratum: 1 − l_n, not 1 − l₁)"
+    hint = ("l₁ = x, so n − 1 updates l = 4·l·(1 − l) on a lab-02 Variable; then grad(l, [v]) "
+            "(erratum: 1 − l_n, not 1 − l₁)")
 
 
 class LogisticClosed(_LogisticCheck):
@@ -248,7 +249,8 @@ class CheckpointedForwardBackward(ExerciseCheck):
         plan = list(case.inputs["plan"])
         with meter:
             out, grad_x = student.get(self.exercise)(layers, x, plan)
-        return {"out": out, "grad_x": grad_x, "plan_kept": plan == case.inputs["plan"], "grad_w": [l.w.grad for l in layers], "grad_b": [l.b.grad for l in layers],
+        return {"out": out, "grad_x": grad_x, "plan_kept": plan == case.inputs["plan"],
+                "grad_w": [l.w.grad for l in layers], "grad_b": [l.b.grad for l in layers],
                 "peak_alive": meter.peak_alive, "forward_ops": meter.forward_ops}
 
     def judge(self, case, output):
