@@ -187,15 +187,19 @@ def table(rows: list[dict], title: str = "aisys benchmarks"):
             out.add_row(row.get("topic", ""), row["name"], f"[{color}]{status(row)}[/]", "", "", "", "—",
                         f"[{color}]{row['error'][:200]}[/]")
             continue
-        unit = row.get("unit", "")
-        spread = row.get("spread")
-        spread_text = f"{fmt(spread[0], unit)}–{fmt(spread[1], unit)} (n={row.get('runs', '?')})" \
-            if spread else ""
-        ratio = row.get("ratio")
-        out.add_row(row.get("topic", ""), row["name"], fmt(row["value"], unit), spread_text,
-                    fmt(row["reference"], unit), row.get("reference_name", ""),
-                    "—" if ratio is None else f"{ratio:.3g}×", row.get("note", ""))
+        out.add_row(*_cells(row))
     return out
+
+
+def _cells(row: dict) -> list[str]:
+    """A measured row's cells, in the column order both the rich and the markdown table use."""
+    unit = row.get("unit", "")
+    spread = row.get("spread")
+    spread_text = f"{fmt(spread[0], unit)}–{fmt(spread[1], unit)} (n={row.get('runs', '?')})" if spread else ""
+    ratio = row.get("ratio")
+    return [row.get("topic", ""), row["name"], fmt(row["value"], unit), spread_text,
+            fmt(row["reference"], unit), row.get("reference_name", ""),
+            "—" if ratio is None else f"{ratio:.3g}×", row.get("note", "")]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -206,13 +210,5 @@ def markdown(rows: list[dict]) -> str:
         if row.get("error"):
             lines.append(f"| {row.get('topic', '')} | {row['name']} | {status(row)} | | | | — | {row['error'][:160]} |")
             continue
-        unit = row.get("unit", "")
-        spread = row.get("spread")
-        spread_text = f"{fmt(spread[0], unit)}–{fmt(spread[1], unit)} (n={row.get('runs', '?')})" \
-            if spread else ""
-        ratio = row.get("ratio")
-        cells = [row.get("topic", ""), row["name"], fmt(row["value"], unit), spread_text,
-                 fmt(row["reference"], unit), row.get("reference_name", ""),
-                 "—" if ratio is None else f"{ratio:.3g}×", row.get("note", "")]
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in _cells(row)) + " |")
     return "\n".join(lines) + "\n"

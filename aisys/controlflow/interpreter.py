@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from aisys.controlflow.dataflow import DataflowGraph, Value
 from aisys.controlflow.ops import OPS
-from aisys.controlflow.tokens import ROOT, Tag, Token, show_tag
+from aisys.controlflow.tokens import ROOT, Tag, Token, frame_of, iteration_of, show_tag
 
 MAX_FIRINGS = 50_000
 
@@ -39,11 +39,11 @@ class Firing:
 
     @property
     def frame(self) -> str:
-        return "/".join(name for name, _ in self.tag)
+        return frame_of(self.tag)
 
     @property
     def iteration(self) -> int:
-        return self.tag[-1][1]
+        return iteration_of(self.tag)
 
 
 @dataclass

@@ -19,6 +19,16 @@ Tag = tuple[tuple[str, int], ...]
 ROOT: Tag = (("main", 0),)
 
 
+def frame_of(tag: Tag) -> str:
+    """The frame path of a tag, e.g. 'main/while_0/while_1'."""
+    return "/".join(name for name, _ in tag)
+
+
+def iteration_of(tag: Tag) -> int:
+    """The iteration id in a tag's innermost frame."""
+    return tag[-1][1]
+
+
 @dataclass(frozen=True)
 class Token:
     value: Any
@@ -27,13 +37,11 @@ class Token:
 
     @property
     def frame(self) -> str:
-        """The frame path, e.g. 'main/while_0/while_1'."""
-        return "/".join(name for name, _ in self.tag)
+        return frame_of(self.tag)
 
     @property
     def iteration(self) -> int:
-        """The iteration id in the innermost frame."""
-        return self.tag[-1][1]
+        return iteration_of(self.tag)
 
     def to_plain(self) -> dict:
         return {"value": self.value, "tag": [[f, i] for f, i in self.tag], "dead": self.dead}
