@@ -187,17 +187,30 @@ def grade_bundle(names, output, seed, seed_env, timeout) -> None:
 
 @cli.command(hidden=True)
 @click.option("--check", "check_only", is_flag=True, help="exit 1 if labs/ differs from the generated stubs")
-def stubs(check_only: bool) -> None:
-    """Maintainers: regenerate labs/ stubs from solutions/."""
+@click.option("--force", is_flag=True, help="also replace lab files you edited (a backup is kept)")
+def stubs(check_only: bool, force: bool) -> None:
+    """Maintainers: regenerate labs/ stubs from solutions/ (never silently over your edits)."""
     from aisys.stubs import drifted_stubs, write_stubs
 
+    _needs_solutions("aisys stubs")
     if check_only:
         drifted = drifted_stubs()
         for path in drifted:
             click.echo(f"drifted: {path}")
         sys.exit(1 if drifted else 0)
-    for path in write_stubs():
+    written, backup = write_stubs(force=force)
+    for path in written:
         click.echo(f"wrote {path}")
+    if backup is not None:
+        click.echo(f"your edited files were copied to {backup} first")
+
+
+def _needs_solutions(what: str) -> None:
+    """The student edition ships without reference answers: say so in one line."""
+    from aisys.catalog import REPO_DIR
+
+    if not (REPO_DIR / "solutions").is_dir():
+        raise UserError(f"{what}: this edition has no reference answers (it is the student edition)")
 
 
 def main() -> None:

@@ -1,22 +1,49 @@
-"""Shared test helpers: run the CLI in a subprocess, make a workspace with a planted bug."""
+"""Shared test helpers: run the CLI in a subprocess, make a workspace with a planted bug.
+
+The suite never reads the checkout's own `labs/`: a student may have edited it (their work
+is sacred, and the toolkit's tests must pass beside it). Tests that need the stubs use
+`STUBS`, a fresh copy generated from `solutions/` by the one stub generator, inside
+`STUDENT_ROOT` — a stand-in for a student's checkout, where the CLI runs by default.
+"""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from aisys.stubs import expected_stubs
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _generate_student_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="aisys-test-checkout-"))
+    atexit.register(shutil.rmtree, root, True)
+    for path, text in expected_stubs(REPO).items():
+        target = root / path.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    for brief in (REPO / "labs").glob("*/README*.md"):
+        shutil.copyfile(brief, root / brief.relative_to(REPO))
+    return root
+
+
+STUDENT_ROOT = _generate_student_root()
+STUBS = STUDENT_ROOT / "labs"
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None
             ) -> subprocess.CompletedProcess:
-    """`python -m aisys ARGS` as a user would run it; returns the completed process (text)."""
-    return subprocess.run([sys.executable, "-m", "aisys", *args], cwd=cwd or REPO, capture_output=True,
+    """`python -m aisys ARGS` as a user would run it from a fresh checkout (STUDENT_ROOT);
+    returns the completed process (text)."""
+    return subprocess.run([sys.executable, "-m", "aisys", *args], cwd=cwd or STUDENT_ROOT, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from aisys.catalog import find_lab
+from conftest import STUBS
 from test_grading_formats import validate_gradescope, validate_junit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ def leftovers() -> list[int]:
 def _prepare(name: str, root: Path) -> tuple[Path, Path, Path]:
     lab = _lab_of(name)
     labs = root / "labs"
-    shutil.copytree(REPO / "labs" / lab.folder, labs / lab.folder,
+    shutil.copytree(STUBS / lab.folder, labs / lab.folder,
                     ignore=shutil.ignore_patterns("*.md", "__pycache__"))
     piddir, report = root / "pids", root / "out" / "report.json"
     piddir.mkdir()

@@ -8,7 +8,7 @@ import pytest
 from aisys.graph.checks import canonical
 from aisys.graph.expressions import F_STEPS, graph_of, random_steps, run_float
 from aisys.graph.ir import Graph
-from conftest import REPO, check_json, exercise, run_cli, workspace
+from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_report_follows_the_schema(solutions_report):
 
 
 def test_stubs_score_zero_not_started():
-    report, proc = check_json("graph", "--labs-dir", str(REPO / "labs"))
+    report, proc = check_json("graph", "--labs-dir", str(STUBS))
     assert proc.returncode == 1
     assert report["score"] == 0
     assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}

@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import REPO, check_json, exercise, run_cli, workspace
+from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
 
 from aisys.autodiff.counting import counting_calls
 from aisys.autodiff.programs import F_STEPS, evaluate, random_program, tape_lines
@@ -23,7 +23,7 @@ def solutions_report():
 
 @pytest.fixture(scope="module")
 def stubs_report():
-    return check_json("autodiff", "--labs-dir", str(REPO / "labs"))
+    return check_json("autodiff", "--labs-dir", str(STUBS))
 
 
 def _failed_cases(report: dict, name: str) -> dict[str, str]:
@@ -119,7 +119,7 @@ def test_demo_runs_on_the_stubs():
     from aisys.workspace import Student
 
     lab, out = find_lab("autodiff"), io.StringIO()
-    run_demo(lab, Student(lab, REPO / "labs"), Console(file=out, width=100), DemoOptions())
+    run_demo(lab, Student(lab, STUBS), Console(file=out, width=100), DemoOptions())
     assert "not implemented yet" in out.getvalue()
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import REPO, check_json, exercise, run_cli, workspace
+from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
 
 from aisys.autodiff.memory import ActivationMeter, make_chain, plan_bound, sqrt_bound, store_nothing_backward
 from aisys.autodiff.opcount import Counted
@@ -32,7 +32,7 @@ def test_solutions_score_full_marks(solutions_report):
 
 
 def test_stubs_score_zero_without_traceback():
-    report, proc = check_json("ad-challenges", "--labs-dir", str(REPO / "labs"))
+    report, proc = check_json("ad-challenges", "--labs-dir", str(STUBS))
     assert proc.returncode == 1 and report["score"] == 0
     assert all(ex["status"] == "not_implemented" for lab in report["labs"] for ex in lab["exercises"])
     assert "Traceback" not in proc.stderr
@@ -124,7 +124,7 @@ def test_right_values_by_the_wrong_route_lose_points(tmp_path):
                 "grad_of_struct": "should be a float, not a Tensor",
                 "checkpointed_forward_backward": "the plan list passed in was modified"}
     runs = [(name, words, student) for name, words in expected.items()]
-    runs.append(("grad_of_struct", "is off by", Student(find_lab("ad-challenges"), fd_labs)))
+    runs.append(("grad_of_struct", "off by", Student(find_lab("ad-challenges"), fd_labs)))
     for name, words, who in runs:
         record = execute_case(SUITE.checks[name], cases[name], who)
         verdict = SUITE.judge(cases[name], from_plain(record["output"]))
@@ -171,7 +171,7 @@ def test_demo_runs_on_the_stubs():
     from aisys.workspace import Student
 
     lab, out = find_lab("ad-challenges"), io.StringIO()
-    run_demo(lab, Student(lab, REPO / "labs"), Console(file=out, width=100), DemoOptions())
+    run_demo(lab, Student(lab, STUBS), Console(file=out, width=100), DemoOptions())
     assert "not implemented yet" in out.getvalue()
 
 

@@ -11,7 +11,7 @@ from aisys.controlflow.autodiff import vjp
 from aisys.controlflow.dataflow import DataflowGraph, GraphBuildError
 from aisys.controlflow.interpreter import ExecutionError, execute, frame_iterations
 from aisys.workspace import Student
-from conftest import REPO, check_json, exercise, run_cli, workspace
+from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
 
 FOLDER = "04_control_flow"
 
@@ -41,7 +41,7 @@ def test_same_seed_same_report():
 
 
 def test_stubs_score_zero_not_started():
-    report, proc = check_json("control-flow", "--labs-dir", str(REPO / "labs"))
+    report, proc = check_json("control-flow", "--labs-dir", str(STUBS))
     assert proc.returncode == 1 and report["score"] == 0
     assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ from aisys.dy2static import runtime
 from aisys.dy2static.convert_checks import TraceCheck
 from aisys.dy2static.ssa_programs import random_program, run_source
 from aisys.dy2static.static_graph import Ref, StaticGraph
-from conftest import REPO, check_json, exercise, run_cli, workspace
+from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
 
 FOLDER = "05_dy2static"
 
@@ -33,7 +33,7 @@ def test_solutions_score_full_marks(solutions_report):
 
 
 def test_stubs_score_zero_not_started():
-    report, proc = check_json("dy2static", "--labs-dir", str(REPO / "labs"))
+    report, proc = check_json("dy2static", "--labs-dir", str(STUBS))
     assert proc.returncode == 1 and report["score"] == 0
     assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -18,7 +18,7 @@ from aisys.scheduling.modes import interaction_counts
 from aisys.scheduling.properties import fifo_problem, heft_problem, idle_problem, priority_problem, validity_problem
 from aisys.scheduling.timeline import Timeline
 from aisys.ui.gantt import gantt
-from conftest import REPO, check_json, exercise, run_cli, workspace
+from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
 
 EXERCISES = {"fifo_schedule", "list_schedule", "hetero_schedule", "backward_order", "run_graph", "Dispatcher",
              "partition"}
@@ -39,7 +39,7 @@ def test_solutions_score_full_marks(solutions_report):
 
 
 def test_stubs_score_zero_not_started():
-    report, proc = check_json("scheduling", "--labs-dir", str(REPO / "labs"))
+    report, proc = check_json("scheduling", "--labs-dir", str(STUBS))
     assert proc.returncode == 1
     assert report["score"] == 0
     assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}
@@ -188,7 +188,7 @@ def test_demo_on_the_solutions_draws_and_writes_a_chrome_trace(tmp_path):
 
 
 def test_demo_on_the_stubs_exits_zero():
-    proc = run_cli("lab", "run", "scheduling", "--labs-dir", str(REPO / "labs"))
+    proc = run_cli("lab", "run", "scheduling", "--labs-dir", str(STUBS))
     assert proc.returncode == 0, proc.stderr
     assert "not implemented yet" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO, check_json, exercise, workspace
+from conftest import REPO, STUBS, check_json, exercise, workspace
 
 FOLDER = "07_data_parallel"
 
@@ -27,7 +27,7 @@ def test_solutions_score_full_marks(solutions_report):
 
 
 def test_stubs_score_zero_not_started():
-    report, proc = check_json("data-parallel", "--labs-dir", str(REPO / "labs"))
+    report, proc = check_json("data-parallel", "--labs-dir", str(STUBS))
     assert proc.returncode == 1
     assert report["score"] == 0
     assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}
@@ -185,7 +185,7 @@ def test_demo_shows_everything_on_four_ranks():
 
 
 def test_demo_on_stubs_says_where_to_edit():
-    text = _demo(REPO / "labs", 2)
+    text = _demo(STUBS, 2)
     assert text.count("not implemented yet") == 8          # one line per exercise
     assert "Traceback" not in text
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, check_json, exercise, workspace
+from conftest import REPO, STUBS, check_json, exercise, workspace
 
 SLUG, FOLDER = "tensor-parallel", "08_tensor_parallel"
 EXERCISES = ("copy_to_tp", "reduce_from_tp", "gather_from_tp", "ColumnParallelLinear", "RowParallelLinear",
@@ -82,9 +82,9 @@ class Background:
 
 @pytest.fixture(scope="module")
 def background():
-    jobs = Background({"stubs": ("check", SLUG, "--labs-dir", str(REPO / "labs"), "--format", "json"),
+    jobs = Background({"stubs": ("check", SLUG, "--labs-dir", str(STUBS), "--format", "json"),
                        "demo-solution": ("lab", "run", SLUG, "--solution"),
-                       "demo-stubs": ("lab", "run", SLUG, "--labs-dir", str(REPO / "labs"))})
+                       "demo-stubs": ("lab", "run", SLUG, "--labs-dir", str(STUBS))})
     yield jobs
     jobs.close()
 

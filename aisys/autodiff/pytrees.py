@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from aisys.autodiff.programs import evaluate, random_program
+from aisys.grading.compare import off_by
 from aisys.grading.spec import PASS, Verdict, fail
 
 
@@ -156,7 +157,7 @@ def compare_tagged(got: Any, want: Any, path: str = "tree", rtol: float = 1e-7, 
         if not isinstance(got, (int, float)) or isinstance(got, bool):
             return fail(f"the gradient at {path} should be a float, not {_kind(got)}")
         diff = abs(got - want)
-        return PASS if diff <= atol + rtol * abs(want) else fail(f"the gradient at {path} is off by {diff:.3g}")
+        return PASS if diff <= atol + rtol * abs(want) else fail(off_by(got, want, f"the gradient at {path}"))
     (kind, inner), = want.items()
     if not isinstance(got, dict) or kind not in got:
         return fail(f"{path} should come back as {_article(kind)}, not {_kind(got)}")

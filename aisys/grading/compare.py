@@ -1,7 +1,9 @@
 """The one comparison helper: student output vs ground truth, with messages that teach.
 
-A failure says *where* and *how much* (the largest difference and its index, a wrong shape,
-a NaN) but never the expected values, so a message can't be copied into an answer.
+A failure says *where*, *which way* and *how much* — the largest difference's index, too
+high or too low, and its order of magnitude ("off by ~1e-01"), a wrong shape, a NaN — but
+never the expected value or the exact difference: with the student's own value beside it,
+an exact difference would be the answer.
 """
 from __future__ import annotations
 
@@ -9,7 +11,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from aisys.grading.shapes import describe
 from aisys.grading.spec import PASS, Verdict, fail
+
+
+def magnitude(diff: float) -> str:
+    """An order of magnitude, never the exact difference: 0.284 → '~1e-01'."""
+    diff = abs(float(diff))
+    if not np.isfinite(diff):
+        return "an infinite amount"
+    if diff == 0:
+        return "0"
+    return f"~1e{int(np.floor(np.log10(diff))):+03d}"
+
+
+def off_by(got: float, want: float, what: str = "the value", unit: str = "") -> str:
+    """'the value is too high (off by ~1e-01 s)': direction and magnitude class only."""
+    way = "too high" if got > want else "too low"
+    unit = f" {unit}" if unit else ""
+    return f"{what} is {way} (off by {magnitude(got - want)}{unit})"
 
 
 def close(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
@@ -17,10 +37,12 @@ def close(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
     """Numeric closeness of arrays, scalars or nested lists (shapes must match exactly)."""
     if actual is None:
         return fail(f"{what} is None (did the function forget to return?)")
+    if isinstance(actual, (str, bytes, dict)):
+        return fail(f"{what} should be numbers, got {describe(actual)}")
     try:
         got = np.asarray(actual, dtype=np.float64)
     except (TypeError, ValueError):
-        return fail(f"{what} is not numeric (got {type(actual).__name__})")
+        return fail(f"{what} should be numbers, got {describe(actual)}")
     want = np.asarray(expected, dtype=np.float64)
     if got.shape != want.shape:
         return fail(f"{what} has shape {tuple(got.shape)}, expected shape {tuple(want.shape)}")
@@ -35,8 +57,9 @@ def close(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
     if too_far.any():
         i = int(np.argmax(np.where(too_far, diff, -1.0)))
         if too_far.size == 1:
-            return fail(f"{what} is off by {float(diff[i]):.3g}")
-        return fail(f"{what}: largest difference {float(diff[i]):.3g} at {_where(_unflat(i, shape))}"
+            return fail(off_by(got[i], want[i], what))
+        way = "too high" if got[i] > want[i] else "too low"
+        return fail(f"{what}: largest difference {magnitude(diff[i])} ({way}) at {_where(_unflat(i, shape))}"
                     f" ({int(too_far.sum())} of {too_far.size} values off)")
     return PASS
 

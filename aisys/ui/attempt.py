@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from aisys.errors import StudentCodeError
+from aisys.ui.safe import escape, safe_text
 from aisys.workspace import stub_note
 
 T = TypeVar("T")
@@ -24,14 +25,14 @@ def attempt(console: Console, student: Any, name: str, action: Callable[[Any], T
     except NotImplementedError as err:
         other = stub_note(err, student, name)
         where = f"{other} (used by {name})" if other else student.where(name)
-        _print_once(console, student, f"[yellow]not implemented yet — edit {where}[/]")
+        _print_once(console, student, f"[yellow]not implemented yet — edit {escape(where)}[/]")
     except StudentCodeError as err:
-        _print_once(console, student, f"[red]{err}[/]")
+        _print_once(console, student, f"[red]{escape(err)}[/]")
     except Exception as err:  # the student's bug: show it, keep the demo going
         from aisys.grading.execute import student_traceback
 
-        console.print(Panel(student_traceback(err, student) or traceback.format_exc(limit=-3),
-                            title=f"[red]{name} raised", border_style="red"))
+        console.print(Panel(safe_text(student_traceback(err, student) or traceback.format_exc(limit=-3)),
+                            title=f"[red]{escape(name)} raised", border_style="red"))
     return None
 
 

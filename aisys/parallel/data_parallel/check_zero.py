@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from aisys.grading.compare import close
+from aisys.grading.compare import close, off_by
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 
 
@@ -117,7 +117,7 @@ def judge_scalar(output: list, want: float, call: str, unit: str, *, rtol: float
     got = output[0]
     if close(got, want, rtol=rtol, atol=atol).passed:
         return PASS
-    return fail(f"{call} returned {got:.6g} {unit}, off by {abs(got - want):.3g} {unit}")
+    return fail(off_by(got, want, f"the result of {call}", unit))
 
 
 class ZeroMemory(ExerciseCheck):
