@@ -44,7 +44,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
     """`python -m aisys ARGS` as a user would run it from a fresh checkout (STUDENT_ROOT);
     returns the completed process (text)."""
     return subprocess.run([sys.executable, "-m", "aisys", *args], cwd=cwd or STUDENT_ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
+                          text=True, timeout=timeout, env=cli_env(env))
+
+
+def cli_env(extra: dict | None = None) -> dict:
+    """The environment for a CLI subprocess: this checkout's aisys first on the path (the
+    CLI runs outside the repository, where an installed aisys could shadow it)."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "COLUMNS": "200", "PYTHONPATH": path, **(extra or {})}
 
 
 def check_json(*args: str, **kwargs) -> tuple[dict, subprocess.CompletedProcess]:
