@@ -125,35 +125,61 @@ def _lab_folder_in(where: Path, item) -> Path:
     return where
 
 
+ISOLATION = click.Choice(["auto", "namespaces", "uid", "none"])
+
+
 @cli.command()
 @click.argument("names", nargs=-1)
 @click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
 @click.option("--solutions", is_flag=True, help="grade the reference answers (a test of the checks)")
 @click.option("--submission", type=click.Path(path_type=Path),
               help="a student's submitted copy: only the lab files the catalog names are read from it")
-@click.option("--seed", type=int, default=0, show_default=True, help="input seed; instructors use a secret one")
+@click.option("--seed", help="input seed, 0 (public) by default; instructors use a secret one")
+@click.option("--seed-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="read the seed from this file ('-': stdin), so it never appears on a command line")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "gradescope"]), default="text",
               show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="write the report to this file")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
               help="seconds per lab")
 @click.option("--jobs", type=click.IntRange(1, 32), default=1, show_default=True, help="labs graded at once")
-def check(names, labs_dir, solutions, submission, seed, fmt, output, timeout, jobs) -> None:
-    """Grade labs (all built labs when none is named). Exit 0: all passed, 1: not yet, 2: error."""
-    from aisys.grading.command import graded_dir, run_check, write_report
+@click.option("--isolation", type=ISOLATION, default="auto", show_default=True,
+              help="where graded code runs: namespaces (bubblewrap), uid (root: as nobody), none")
+@click.option("--no-isolation", is_flag=True,
+              help="instructors: grade a submission without kernel isolation (the report records it)")
+def check(names, labs_dir, solutions, submission, seed, seed_file, fmt, output, timeout, jobs, isolation,
+          no_isolation) -> None:
+    """Grade labs (all built labs when none is named; LAB:EXERCISE for one exercise).
+    Exit 0: all passed, 1: not yet, 2: error."""
+    from aisys.grading.command import (check_seed, graded_dir, mark_refused, parse_targets, read_seed,
+                                       run_check, save_progress, write_report)
     from aisys.grading.formats import FORMATS
     from aisys.grading.formats.text import lab_table, summary
+    from aisys.grading.isolation import choose
 
-    labs = [_available(item) for item in find_labs(list(names))]
+    if solutions:
+        _needs_solutions("--solutions")
+    labs, only = parse_targets(names)
+    labs = [_available(item) for item in labs]
+    seed_value, hidden = read_seed(None if seed is None else check_seed(seed), seed_file)
+    chosen = choose("none" if no_isolation else isolation, untrusted=submission is not None)
     show_tables = fmt == "text" and output is None
-    with graded_dir(labs_dir, solutions, submission) as (where, shown, renames):
+    with graded_dir(labs_dir, solutions, submission) as graded:
         if submission is None:   # a submission may hold only some labs; a workspace must hold them
-            labs = [_lab_folder_in(where, item) and item for item in labs] if names else \
-                [item for item in labs if (where / item.folder).is_dir()]
+            labs = [_lab_folder_in(graded.where, item) and item for item in labs] if names else \
+                [item for item in labs if (graded.where / item.folder).is_dir()]
             if not labs:
-                raise UserError(f"{where} holds no lab folders (like 01_graph/) — is it a labs directory?")
-        report = run_check(labs, where, shown, seed=seed, timeout=timeout, jobs=jobs,
-                           console=_console(stderr=True), renames=renames)
+                raise UserError(f"{graded.where} holds no lab folders (like 01_graph/) — is it a labs directory?")
+        report = run_check(labs, graded.where, graded.shown, seed=seed_value, timeout=timeout, jobs=jobs,
+                           console=_console(stderr=True), renames=graded.renames, isolation=chosen, only=only,
+                           seed_hidden=hidden)
+        mark_refused(report, graded.refused)
+        if submission is not None:
+            from aisys.grading.similarity import matches_reference
+
+            report.extra["matches_reference"] = matches_reference(graded.where, labs)
+    if submission is None and not solutions:
+        save_progress(graded.where, report)
     text = FORMATS[fmt](report)
     if output is not None:
         write_report(output, text)

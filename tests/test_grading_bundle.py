@@ -121,6 +121,6 @@ def test_staging_finds_each_layout(tmp_path):
         root = tmp_path / ("a" if name == "labs" else folder.relative_to(tmp_path).parts[0])
         dest = tmp_path / f"staged-{name}"
         dest.mkdir()
-        copied = stage(root, dest)
+        copied = stage(root, dest).copied
         assert sorted(copied) == sorted(f"{GRAPH.folder}/{f}" for f in GRAPH.files), name
         assert not (dest / GRAPH.folder / "helper.py").exists()

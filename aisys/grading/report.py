@@ -46,7 +46,8 @@ class Report:
     score: float
     max_score: float
     labs: list[LabResult] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)   # versions, file hashes: for a person to look at
+    extra: dict = field(default_factory=dict)   # versions, file hashes, isolation: for staff to look at
+    seed_hidden: bool = False                   # a secret seed: never shown to students (text, JUnit)
 
     @property
     def all_passed(self) -> bool:

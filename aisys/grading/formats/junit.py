@@ -48,8 +48,9 @@ def junit_tree(report: Report) -> ET.Element:
                   "errors": kinds.count("error"), "skipped": 0}
         suite = ET.SubElement(root, "testsuite", name=f"lab{lab.number:02d}-{lab.slug}",
                               time=f"{lab.duration_s:.3f}", **{k: str(v) for k, v in counts.items()})
-        _properties(suite, {"score": f"{lab.score:g}", "max_score": f"{lab.max_score:g}",
-                            "seed": report.seed, "aisys_version": report.aisys_version})
+        public = {"seed": report.seed} if not report.seed_hidden else {}     # a secret seed stays secret
+        _properties(suite, {"score": f"{lab.score:g}", "max_score": f"{lab.max_score:g}", **public,
+                            "aisys_version": report.aisys_version})
         for ex in lab.exercises:
             _testcase(suite, lab, ex)
         if lab_feedback(lab):

@@ -55,8 +55,12 @@ def _note(exercise: str, case, ids: list[str]) -> Padding:
 
 
 def summary(report: Report) -> Text:
-    line = Text(f"total {points(report.score)} / {points(report.max_score)}   seed {report.seed}   "
+    seed = "hidden" if report.seed_hidden else report.seed
+    line = Text(f"total {points(report.score)} / {points(report.max_score)}   seed {seed}   "
                 f"labs dir {report.labs_dir}", style="bold")
+    isolation = report.extra.get("isolation", {}).get("mode")
+    if isolation:
+        line.append(f"\nisolation: {isolation}", style="dim")
     if report.seed != 0:
         line.append("\nthis run used a non-public seed: the public checks are a guide; "
                     "hidden inputs decide the grade", style="dim")
