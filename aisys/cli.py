@@ -46,15 +46,27 @@ def lab() -> None:
 
 
 @lab.command("list")
-def lab_list() -> None:
-    """All labs: number, slug, titles, exercises and points."""
+@click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
+def lab_list(labs_dir: Path | None) -> None:
+    """All labs: number, slug, titles, exercises, points, and your progress (from your last check)."""
     from rich.table import Table
 
+    from aisys.grading.command import load_progress
+    from aisys.workspace import resolve_labs_dir
+
+    progress = load_progress(resolve_labs_dir(labs_dir))
     table = Table(title="aisys labs", title_justify="left")
     for column in ("#", "slug", "title", "标题", "exercises", "points", "status"):
         table.add_column(column, no_wrap=column in ("#", "slug", "status", "标题"))
     for item in LABS:
-        status = "[green]ready[/]" if item.available else "[dim]not available yet[/]"
+        mine = progress.get(item.slug) if isinstance(progress.get(item.slug), dict) else None
+        if not item.available:
+            status = "[dim]not available yet[/]"
+        elif mine and isinstance(mine.get("score"), (int, float)):
+            done = mine["score"] >= item.max_score
+            status = f"[{'green' if done else 'yellow'}]{mine['score']:g}/{item.max_score:g}[/]"
+        else:
+            status = "not checked"
         table.add_row(f"{item.number:02d}", item.slug, item.title_en, item.title_zh,
                       str(len(item.exercises)), f"{item.max_score:g}", status)
     _console().print(table)
@@ -90,13 +102,18 @@ def lab_show(name: str, lang: str, labs_dir: Path | None) -> None:
               help="parallel labs: ranks to spawn")
 @click.option("--backend", type=click.Choice(["auto", "gloo", "nccl"]), default="auto", show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--timeout", type=click.FloatRange(1, 86400), default=300.0, show_default=True,
+              help="stop the demo after this many seconds (an endless loop in your code)")
 @click.pass_context
-def lab_run(ctx, name: str, solution: bool, labs_dir: Path | None, dot, trace, nproc, backend, device) -> None:
+def lab_run(ctx, name: str, solution: bool, labs_dir: Path | None, dot, trace, nproc, backend, device,
+            timeout) -> None:
     """Run a lab's demo on your code and show what it does."""
     from aisys.labrun import DemoOptions, run_demo
     from aisys.workspace import Student, display_path, resolve_labs_dir
 
     item = _available(find_lab(name))
+    if solution:
+        _needs_solutions("--solution")
     where = _lab_folder_in(resolve_labs_dir(labs_dir, solutions=solution), item)
     for path in (dot, trace):
         if path is not None and not path.resolve().parent.is_dir():
@@ -111,11 +128,12 @@ def lab_run(ctx, name: str, solution: bool, labs_dir: Path | None, dot, trace, n
         console.rule(f"lab {item.number:02d} {item.slug} — {item.title_en} / {item.title_zh}"
                      f"  [dim]({display_path(where / item.folder)})[/]")
     options = DemoOptions(solution=solution, dot=dot, trace=trace, nproc=nproc, backend=backend,
-                          device=device)
+                          device=device, timeout=timeout)
     try:
-        run_demo(item, Student(item, where), console, options)
+        code = run_demo(item, Student(item, where), console, options)
     except OSError as err:   # e.g. --dot into a read-only folder
         raise UserError(f"{err.strerror or err}: {getattr(err, 'filename', '') or ''}".rstrip(": ")) from None
+    sys.exit(code)
 
 
 def _lab_folder_in(where: Path, item) -> Path:
@@ -125,7 +143,7 @@ def _lab_folder_in(where: Path, item) -> Path:
     return where
 
 
-ISOLATION = click.Choice(["auto", "namespaces", "uid", "none"])
+ISOLATION = click.Choice(["auto", "best", "namespaces", "uid", "none"])
 
 
 @cli.command()
@@ -144,7 +162,8 @@ ISOLATION = click.Choice(["auto", "namespaces", "uid", "none"])
               help="seconds per lab")
 @click.option("--jobs", type=click.IntRange(1, 32), default=1, show_default=True, help="labs graded at once")
 @click.option("--isolation", type=ISOLATION, default="auto", show_default=True,
-              help="where graded code runs: namespaces (bubblewrap), uid (root: as nobody), none")
+              help="where graded code runs: namespaces (bubblewrap), uid (root: as nobody), none; "
+                   "auto: namespaces when available; best: namespaces, else uid")
 @click.option("--no-isolation", is_flag=True,
               help="instructors: grade a submission without kernel isolation (the report records it)")
 def check(names, labs_dir, solutions, submission, seed, seed_file, fmt, output, timeout, jobs, isolation,
@@ -197,16 +216,26 @@ def check(names, labs_dir, solutions, submission, seed, seed_file, fmt, output, 
 @cli.command("grade-bundle")
 @click.argument("names", nargs=-1)
 @click.option("--output", type=click.Path(path_type=Path), default=Path("autograder.zip"), show_default=True)
-@click.option("--seed", type=int, help="the secret seed, stored in the zip (root-only once installed)")
+@click.option("--seed", help="the secret seed, stored in the zip (root-only once installed)")
+@click.option("--seed-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="read the secret seed from this file ('-': stdin) instead")
+@click.option("--public-seed", is_flag=True, help="grade with the public seed 0 (students can reproduce it)")
 @click.option("--seed-env", default="AISYS_SECRET_SEED", show_default=True,
               help="an environment variable that, when set at grading time, overrides the seed")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=300.0, show_default=True, help="seconds per lab")
-def grade_bundle(names, output, seed, seed_env, timeout) -> None:
+def grade_bundle(names, output, seed, seed_file, public_seed, seed_env, timeout) -> None:
     """Instructors: write a Gradescope autograder zip grading the named labs (default: all built)."""
     from aisys.grading.bundle import write_bundle
+    from aisys.grading.command import check_seed, read_seed
 
+    if seed is None and seed_file is None and not public_seed:
+        raise UserError("give the secret seed (--seed N or --seed-file FILE), or --public-seed to grade "
+                        "with the public seed 0 that students see")
+    if public_seed and (seed is not None or seed_file is not None):
+        raise UserError("give --public-seed or a seed, not both")
+    value, _ = read_seed(None if seed is None else check_seed(seed), seed_file)
     labs = [_available(item) for item in find_labs(list(names))]
-    inside = write_bundle(output, labs, seed=seed, seed_env=seed_env, timeout=timeout)
+    inside = write_bundle(output, labs, seed=value, seed_env=seed_env, timeout=timeout)
     _console().print(f"wrote {output} ({len(inside)} files) grading {', '.join(l.slug for l in labs)}; "
                      "upload it as the assignment's autograder")
 

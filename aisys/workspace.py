@@ -73,9 +73,16 @@ class Student:
             raise StudentCodeError(f"{self.where(name)} is missing (was it renamed or deleted?)") from None
 
 
+_IMPORT_TIMED_OUT: set[Path] = set()
+
+
 def load_module(path: Path, lab: Lab) -> ModuleType:
-    """Import one file by path; a syntax or import error becomes a one-line StudentCodeError."""
+    """Import one file by path; a syntax or import error becomes a one-line StudentCodeError,
+    and so does an import that runs past the case's time (said once, then for every later use
+    of the file, instead of a half-imported module whose functions seem to be missing)."""
     path = Path(path).resolve()
+    if path in _IMPORT_TIMED_OUT:
+        raise StudentCodeError(_timed_out(path))
     if not path.is_file():
         raise StudentCodeError(f"lab file not found: {display_path(path)}")
     name = f"aisys_lab{lab.number:02d}_{path.stem}_{zlib.crc32(str(path.parent).encode()):08x}"
@@ -95,7 +102,18 @@ def load_module(path: Path, lab: Lab) -> ModuleType:
         line = _student_line(err, path)
         raise StudentCodeError(
             f"{display_path(path)}{line}: {type(err).__name__}: {err}") from None
+    except BaseException as err:   # the case's time ran out (or an exit) while importing
+        sys.modules.pop(name, None)
+        if type(err).__name__ == "CaseTimeout":
+            _IMPORT_TIMED_OUT.add(path)
+            raise StudentCodeError(_timed_out(path)) from None
+        raise
     return module
+
+
+def _timed_out(path: Path) -> str:
+    return (f"{display_path(path)}: importing this file timed out — code at the top level of the file "
+            "(outside any function) runs on import: is there an endless loop or a long computation there?")
 
 
 def _student_line(err: BaseException, path: Path) -> str:

@@ -37,44 +37,74 @@ def test_bundle_layout(bundle):
     assert "pyproject.toml" in infos and "aisys/cli.py" in infos and "aisys/grading/worker.py" in infos
     assert not [n for n in infos if n.startswith(("solutions/", "labs/", "tests/")) or "__pycache__" in n]
     assert infos["seed"].external_attr >> 16 & 0o077 == 0
-    assert "--submission" in run and "--format gradescope" in run and "AISYS_SANDBOX_USER=nobody" in run
-
-
-def _unpack(bundle: Path, root: Path) -> Path:
-    source = root / "source"
+    assert "--submission" in run and "--format gradescope" in run and "--isolation best" in run
+    assert "--seed-file" in run and "--seed " not in run, "the seed must never be on a command line"
     with zipfile.ZipFile(bundle) as zf:
-        zf.extractall(source)
-    return source / "run_autograder"
+        setup, pinned = zf.read("setup.sh").decode(), zf.read("PINNED.txt").decode()
+    import torch
+
+    assert f"torch=={torch.__version__.split('+')[0]}" in setup and "torch==" in pinned, "torch is pinned"
 
 
-def _autograde(script: Path, root: Path, **env) -> dict:
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AISYS_PYTHON": sys.executable, **env}
-    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=300, env=env)
+def test_a_bundle_needs_a_seed_or_says_public():
+    proc = run_cli("grade-bundle", "graph", "--output", "/nonexistent/x.zip")
+    assert proc.returncode == 2 and "--public-seed" in proc.stderr
+    proc = run_cli("grade-bundle", "graph", "--seed", "-5", "--output", "/nonexistent/x.zip")
+    assert proc.returncode == 2 and "whole number" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def installed(bundle, tmp_path_factory) -> Path:
+    """The bundle unpacked and installed by its own setup.sh (a virtual environment with the
+    pinned versions and the bundled aisys), as Gradescope does — offline here: the pinned
+    versions are the ones this machine already has."""
+    root = tmp_path_factory.mktemp("autograder")
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AISYS_SKIP_APT": "1", "PIP_NO_INDEX": "1"}
+    proc = subprocess.run(["bash", str(root / "source" / "setup.sh")], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return root
+
+
+def _autograde(root: Path, submission: Path, **env) -> dict:
+    shutil.rmtree(root / "submission", ignore_errors=True)
+    shutil.rmtree(root / "results", ignore_errors=True)
+    shutil.copytree(submission, root / "submission", symlinks=True)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), **env}
+    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                          timeout=300, env=env, cwd="/")
     assert proc.returncode == 0, proc.stderr
     return json.loads((root / "results" / "results.json").read_text())
 
 
 @pytest.mark.slow
-def test_run_autograder_grades_a_repository_submission(bundle, tmp_path):
-    """A submitted repository (labs/ one level down) with a conftest that must never run."""
-    script = _unpack(bundle, tmp_path)
+def test_run_autograder_grades_a_repository_submission(installed, tmp_path):
+    """A submitted repository (labs/ one level down) with a conftest that must never run,
+    graded by the bundle's own installed aisys (not this checkout's)."""
     repo = tmp_path / "submission" / "my-aisys"
     shutil.copytree(REPO / "solutions" / GRAPH.folder, repo / "labs" / GRAPH.folder,
                     ignore=shutil.ignore_patterns("__pycache__"))
     marker = tmp_path / "conftest-ran"
     for name in ("conftest.py", "sitecustomize.py", "labs/__init__.py"):
         (repo / name).write_text(f"open({str(marker)!r}, 'w').close()\n")
-    results = _autograde(script, tmp_path)
+    results = _autograde(installed, tmp_path / "submission")
     assert results["score"] == GRAPH.max_score, results["output"]
     assert results["extra_data"]["seed"] == 4242
+    assert results["extra_data"]["isolation"]["mode"] in ("namespaces", "uid")
     assert "hidden" in results["output"]
     assert not marker.exists(), "a file of the submission outside the lab files was imported"
+    results = _autograde(installed, tmp_path / "submission", AISYS_SECRET_SEED="77")
+    assert results["extra_data"]["seed"] == 77 and results["score"] == GRAPH.max_score
 
 
 def test_run_autograder_reports_when_the_grader_cannot_run(bundle, tmp_path):
-    script = _unpack(bundle, tmp_path)
-    (tmp_path / "submission").mkdir()
-    results = _autograde(script, tmp_path, AISYS_PYTHON="/bin/false")
+    root = tmp_path / "root"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    (tmp_path / "empty").mkdir()
+    results = _autograde(root, tmp_path / "empty", AISYS_VENV=str(tmp_path / "no-such-venv"))
     assert results["score"] == 0 and results["tests"] == [] and "could not grade" in results["output"]
 
 

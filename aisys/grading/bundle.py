@@ -3,15 +3,20 @@
 Gradescope unpacks the zip into /autograder/source, runs `setup.sh` once (as root) to build
 the image, then `run_autograder` for each submission, which must leave
 /autograder/results/results.json. The zip carries the aisys package (never `solutions/`,
-never the stubs): setup installs it with a CPU torch and locks the source directory away
-from graded code; run_autograder calls `aisys check --submission` with the student code
-run as the unprivileged `nobody` (AISYS_SANDBOX_USER) and writes the report even when the
-grader itself fails. The secret seed comes from `--seed` (a file in the zip, root-only
-after setup) or, at grading time, from the environment variable `--seed-env` names.
+never the stubs) and pins what it was built with: setup installs bubblewrap when it can,
+then creates a virtual environment with the exact torch (CPU wheel), numpy, rich and click
+versions the instructor had, and the bundled aisys itself — so ground truth comes from the
+versions somebody tested, and a local trial of the zip exercises the same code path as
+Gradescope. run_autograder grades `--submission` under the strongest isolation the
+container allows (namespaces, else a separate uid; it records which) and writes the report
+even when the grader itself fails. The secret seed never travels on a command line: it is a
+root-only file in the zip, or — set at grading time — the environment variable `--seed-env`
+names, copied into a root-only file.
 """
 from __future__ import annotations
 
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -22,15 +27,21 @@ _EPOCH = (2020, 1, 1, 0, 0, 0)   # fixed timestamps: the same bundle twice is by
 _SOURCE_FILES = ("pyproject.toml", "README.md")
 
 SETUP = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, to build the autograder image.
+# Gradescope runs this once, as root, to build the autograder image. A local trial runs it too:
+#   AUTOGRADER_ROOT=/tmp/ag AISYS_BUNDLE_DIR=/tmp/ag/source bash setup.sh
 set -euo pipefail
-SOURCE="${AISYS_BUNDLE_DIR:-/autograder/source}"
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+SOURCE="${{AISYS_BUNDLE_DIR:-$ROOT/source}}"
+VENV="${{AISYS_VENV:-$ROOT/aisys-venv}}"
+PYTHON="${{AISYS_BASE_PYTHON:-python3}}"
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
-  apt-get update && apt-get install -y python3 python3-pip
+if [ -z "${{AISYS_SKIP_APT:-}}" ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv bubblewrap >/dev/null || true
 fi
-python3 -m pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.4,<3"
-python3 -m pip install "$SOURCE"
+"$PYTHON" -m venv --system-site-packages --without-pip "$VENV"    # the system's pip and setuptools serve it
+PIP=("$PYTHON" -m pip --python "$VENV/bin/python" install --quiet)
+"${{PIP[@]}}" --extra-index-url https://download.pytorch.org/whl/cpu {pins}
+"${{PIP[@]}}" --no-deps --no-build-isolation "$SOURCE"
 chmod -R go-rwx "$SOURCE"   # the seed file and the checks' source: unreadable to graded code
 """
 
@@ -39,15 +50,18 @@ RUN = """#!/usr/bin/env bash
 set -uo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 SOURCE="${{AISYS_BUNDLE_DIR:-$ROOT/source}}"
-PYTHON="${{AISYS_PYTHON:-python3}}"
+VENV="${{AISYS_VENV:-$ROOT/aisys-venv}}"
 RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
-SEED="${{{seed_env}:-}}"
-if [ -z "$SEED" ] && [ -f "$SOURCE/seed" ]; then SEED="$(cat "$SOURCE/seed")"; fi
-if [ "$(id -u)" = 0 ] && id -u nobody >/dev/null 2>&1; then export AISYS_SANDBOX_USER=nobody; fi
+umask 077
+SEED_FILE="$(mktemp)"
+trap 'rm -f "$SEED_FILE"' EXIT
+if [ -n "${{{seed_env}:-}}" ]; then printf '%s\\n' "${{{seed_env}}}" > "$SEED_FILE"
+elif [ -f "$SOURCE/seed" ]; then cat "$SOURCE/seed" > "$SEED_FILE"
+else echo 0 > "$SEED_FILE"; fi
 cd "$ROOT"
-"$PYTHON" -m aisys check {labs} --submission "$ROOT/submission" --seed "${{SEED:-0}}" \\
-  --timeout {timeout:g} --format gradescope --output "$RESULTS"
+"$VENV/bin/python" -m aisys check {labs} --submission "$ROOT/submission" --seed-file "$SEED_FILE" \\
+  --isolation best --timeout {timeout:g} --format gradescope --output "$RESULTS"
 status=$?
 if [ "$status" -ge 2 ] || [ ! -s "$RESULTS" ]; then
   printf '{{"score": 0, "output": "The autograder could not grade this submission (aisys exit %s). Please tell your instructor.", "tests": []}}\\n' "$status" > "$RESULTS"
@@ -56,17 +70,31 @@ exit 0
 """
 
 
+def pinned_requirements() -> list[str]:
+    """The exact versions this bundle is built with (torch without its local '+cpu' tag)."""
+    pins = []
+    for name in ("torch", "numpy", "rich", "click"):
+        try:
+            from importlib.metadata import version
+
+            pins.append(f"{name}=={version(name).split('+')[0]}")
+        except Exception:   # noqa: BLE001 - not installed: leave it to pyproject's range
+            continue
+    return pins
+
+
 def write_bundle(output: Path, labs: list[Lab], *, seed: int | None, seed_env: str, timeout: float) -> list[str]:
-    """Write the zip; returns the names inside it."""
+    """Write the zip; returns the names inside it. `seed` None means the public seed 0."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", seed_env):
         raise UserError(f"--seed-env must be an environment variable name, got {seed_env!r}")
+    pins = " ".join(f"'{pin}'" for pin in pinned_requirements())
     entries: dict[str, tuple[bytes, int]] = {
-        "setup.sh": (SETUP.encode(), 0o755),
+        "setup.sh": (SETUP.format(pins=pins).encode(), 0o755),
         "run_autograder": (RUN.format(seed_env=seed_env, labs=" ".join(lab.slug for lab in labs),
                                       timeout=timeout).encode(), 0o755),
+        "seed": (f"{seed or 0}\n".encode(), 0o600),
+        "PINNED.txt": (("\n".join(pinned_requirements()) + f"\npython {sys.version.split()[0]}\n").encode(), 0o644),
     }
-    if seed is not None:
-        entries["seed"] = (f"{seed}\n".encode(), 0o600)
     for name in _SOURCE_FILES:
         entries[name] = ((REPO_DIR / name).read_bytes(), 0o644)
     for path in sorted((REPO_DIR / "aisys").rglob("*.py")):

@@ -87,24 +87,48 @@ def world_of(case: Case) -> int:
     return int(case.inputs.get("world", 2))
 
 
+# words that mark a rank failing only because a peer did (its collective broke under it)
+_ECHOES = ("gloo", "glhf", "connection closed by peer", "connection reset by peer", "processgroup",
+           "distbackenderror", "nccl", "timed out waiting", "application timeout", "broken pipe")
+
+
+def _echo(message: str) -> bool:
+    low = message.lower()
+    return any(word in low for word in _ECHOES)
+
+
 def merge_records(case: Case, recs: list[dict]) -> dict:
-    """One record for the case from its ranks' records (all ok → output = list by rank)."""
+    """One record for the case from its ranks' records (all ok → output = list by rank).
+
+    A failure is told once, by its cause: the first rank whose own code raised, not the
+    peers whose collectives then broke ("Connection closed by peer … GLHF") — they are
+    named in one line, so the same bug reads the same in every case and ranks agree."""
     from aisys.grading.execute import record
 
     stdout = "".join(f"[rank {r}] {rec['stdout']}" for r, rec in enumerate(recs) if rec.get("stdout"))
     for status in ("error", "timeout"):
-        bad = sorted(((r, rec) for r, rec in enumerate(recs) if rec["status"] == status),
-                     key=lambda item: "gloo" in item[1]["message"])   # the cause before its echoes
-        if bad:
-            if len({rec["message"] for _, rec in bad}) == 1 and len(bad) > 1:
-                message = f"every failing rank: {bad[0][1]['message']}"
-            else:
-                message = "\n".join(f"rank {r}: {rec['message']}" for r, rec in bad[:2])
-            finished = [r for r, rec in enumerate(recs) if rec["status"] == "ok"]
-            if finished:
-                message += (f"\n(rank {', '.join(map(str, finished))} finished without error: do all ranks make "
-                            "the same collectives in the same order?)")
-            return record(case, status, message=message, stdout=stdout)
+        bad = [(r, rec) for r, rec in enumerate(recs) if rec["status"] == status]
+        if not bad:
+            continue
+        cause_rank, cause = min(bad, key=lambda item: (_echo(item[1]["message"]), item[0]))
+        others = [r for r, _ in bad if r != cause_rank]
+        same = all(rec["message"] == cause["message"] for _, rec in bad)
+        if others and same:
+            message = f"every failing rank ({', '.join(str(r) for r, _ in bad)}): {cause['message']}"
+        else:
+            message = f"rank {cause_rank}: {cause['message']}"
+            echoes = [r for r in others if _echo(recs[r]["message"])]
+            distinct = [r for r in others if r not in echoes]
+            if echoes:
+                message += (f"\n(rank {', '.join(map(str, echoes))} then failed too, in a collective with rank "
+                            f"{cause_rank})")
+            for r in distinct[:1]:
+                message += f"\nrank {r}: {recs[r]['message'][:600]}"
+        finished = [r for r, rec in enumerate(recs) if rec["status"] == "ok"]
+        if finished:
+            message += (f"\n(rank {', '.join(map(str, finished))} finished without error: do all ranks make "
+                        "the same collectives in the same order?)")
+        return record(case, status, message=message, stdout=stdout)
     if any(rec["status"] == "not_implemented" for rec in recs):
         return record(case, "not_implemented", message="not started", stdout=stdout)
     return record(case, "ok", output=[rec["output"] for rec in recs], stdout=stdout)
