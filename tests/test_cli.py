@@ -66,8 +66,9 @@ def test_lab_show_in_both_languages():
 def test_syntax_error_is_shown_with_file_and_line(tmp_path):
     labs = workspace(tmp_path, "01_graph", {"graphs.py": [("def topo_sort(", "def topo_sort((")]})
     run = run_cli("lab", "run", "graph", "--labs-dir", str(labs))
-    assert run.returncode == 0, run.stderr          # the demo goes on past the broken file
+    assert run.returncode == 1, run.stderr          # the file does not import: not a clean run
     assert "graphs.py:" in run.stdout and "SyntaxError" in run.stdout
+    assert "how a tensor sits in memory" in run.stdout, "the demo goes on past the broken file"
     assert "Traceback" not in run.stdout + run.stderr
     check = run_cli("check", "graph", "--labs-dir", str(labs), "--format", "json")
     assert check.returncode == 1
@@ -80,7 +81,15 @@ def test_import_error_is_one_clear_message(tmp_path):
                                                             "from typing import Sequence\nimport no_such_module")]})
     run = run_cli("lab", "run", "graph", "--labs-dir", str(labs))
     assert "tensors.py:" in run.stdout and "ModuleNotFoundError" in run.stdout
-    assert "Traceback" not in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr and run.returncode == 1
+
+
+def test_a_demo_stuck_in_an_endless_loop_is_stopped_and_named(tmp_path):
+    labs = workspace(tmp_path, "01_graph", {"graphs.py": [
+        ("    # BEGIN SOLUTION\n    indegree", "    # BEGIN SOLUTION\n    while True:\n        pass\n    indegree")]})
+    run = run_cli("lab", "run", "graph", "--labs-dir", str(labs), "--timeout", "4", timeout=60)
+    assert run.returncode == 1 and "ran past 4 s" in run.stdout
+    assert "graphs.py: topo_sort" in run.stdout.replace("\n", "")
 
 
 def test_python_dash_m_works():
