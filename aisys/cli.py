@@ -240,6 +240,83 @@ def grade_bundle(names, output, seed, seed_file, public_seed, seed_env, timeout)
                      "upload it as the assignment's autograder")
 
 
+@cli.command("grade-class")
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.argument("names", nargs=-1)
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="where the reports, grades.csv and summary.html go")
+@click.option("--seed", help="the secret seed (better: --seed-file, which keeps it off command lines)")
+@click.option("--seed-file", type=click.Path(path_type=Path, dir_okay=False), help="read the seed from this file")
+@click.option("--formats", default="json,junit,gradescope,text", show_default=True,
+              help="report formats to write for every student (comma-separated)")
+@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="students graded at once")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=300.0, show_default=True, help="seconds per lab")
+@click.option("--force", is_flag=True, help="grade again students whose files and seed did not change")
+@click.option("--isolation", type=ISOLATION, default="auto", show_default=True,
+              help="namespaces (default when available), uid (root, no namespaces), none (see --no-isolation)")
+@click.option("--no-isolation", is_flag=True, help="grade without kernel isolation (recorded in every report)")
+def grade_class(submissions, names, output_dir, seed, seed_file, formats, jobs, timeout, force, isolation,
+                no_isolation) -> None:
+    """Instructors: grade every student in SUBMISSIONS (a folder or .zip each; Gradescope,
+    GitHub Classroom, Canvas and Moodle downloads work as they come) on LABS (default: all).
+
+    Writes OUT/students/<student>/ reports, OUT/grades.csv and OUT/summary.html."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    from aisys.grading.classroom import FILES, ClassRun, grade_class as run_class
+    from aisys.grading.command import check_seed, parse_targets, read_seed, write_report
+    from aisys.grading.formats.summary_html import render_summary_html
+    from aisys.grading.formats.summary_text import summary_view
+    from aisys.grading.gradebook import grades_csv, summarize
+    from aisys.grading.isolation import choose
+    from aisys.grading.roster import find_submissions
+    from aisys.ui.safe import escape
+
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in FILES]
+    if unknown or not wanted:
+        raise UserError(f"unknown format {', '.join(unknown) or '(none)'}: use some of {', '.join(FILES)}")
+    labs, only = parse_targets(names)
+    labs = [_available(item) for item in labs]
+    seed_value, hidden = read_seed(None if seed is None else check_seed(seed), seed_file)
+    chosen = choose("none" if no_isolation else isolation, untrusted=True)
+    subs = find_submissions(submissions)
+    run = ClassRun(labs=labs, only=only, out=output_dir, seed=seed_value, seed_hidden=hidden, isolation=chosen,
+                   formats=wanted, timeout=timeout, force=force)
+    err = _console(stderr=True)
+    err.print(f"grading {len(subs)} students on {', '.join(l.slug for l in labs)} "
+              f"(seed {'hidden' if hidden else seed_value}, isolation: {chosen.mode}, {jobs} at a time)")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("students", total=len(subs))
+
+        def step(row, reused):
+            total = f"{row.report.score:g}" if row.report is not None else "error"
+            progress.console.print(f"  {escape(row.student)}: {total}{' (unchanged, reused)' if reused else ''}")
+            progress.advance(task)
+        rows = run_class(subs, run, jobs=jobs, progress=step)
+    write_report(output_dir / "grades.csv", grades_csv(rows, labs, only))
+    summary = summarize(rows, labs, only)
+    write_report(output_dir / "summary.html",
+                 render_summary_html(summary, rows, f"aisys — {', '.join(l.slug for l in labs)}"))
+    _console().print(summary_view(summary))
+    _console().print(f"wrote {output_dir / 'grades.csv'}, {output_dir / 'summary.html'} and "
+                     f"{len(rows)} student folders under {output_dir / 'students'}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
+def release(out: Path) -> None:
+    """Instructors: write the student edition (no reference answers) into the new folder OUT."""
+    from aisys.grading.release import build_release
+
+    files = build_release(out)
+    _console().print(f"wrote the student edition to {out} ({len(files)} files, no reference answers); "
+                     "hand it out, keep this repository")
+
+
 @cli.command(hidden=True)
 @click.option("--check", "check_only", is_flag=True, help="exit 1 if labs/ differs from the generated stubs")
 @click.option("--force", is_flag=True, help="also replace lab files you edited (a backup is kept)")

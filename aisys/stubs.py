@@ -162,6 +162,11 @@ def write_stubs(repo: Path = REPO_DIR, *, force: bool = False) -> tuple[list[Pat
     for path in written:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(stubs[path])
-    manifest = {path.relative_to(labs).as_posix(): _digest(text) for path, text in stubs.items()}
-    (labs / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (labs / MANIFEST).write_text(manifest_text(stubs, labs))
     return written, backup
+
+
+def manifest_text(stubs: dict[Path, str], labs: Path) -> str:
+    """The manifest of generated stubs: each lab file's hash, so later runs know an edit."""
+    manifest = {path.relative_to(labs).as_posix(): _digest(text) for path, text in stubs.items()}
+    return json.dumps(manifest, indent=1, sort_keys=True) + "\n"

@@ -73,3 +73,13 @@ def exercise_score(points: float, cases: list[CaseResult]) -> float:
     total = sum(c.weight for c in cases)
     passed = sum(c.weight for c in cases if c.status == "passed")
     return round(points * passed / total, 4) if total else 0.0
+
+
+def report_from_dict(data: dict) -> Report:
+    """A Report read back from its JSON (`to_dict`), e.g. a saved report reused by grade-class."""
+    labs = []
+    for lab in data.get("labs", []):
+        exercises = [ExerciseResult(**{**ex, "cases": [CaseResult(**case) for case in ex.get("cases", [])]})
+                     for ex in lab.get("exercises", [])]
+        labs.append(LabResult(**{**lab, "exercises": exercises}))
+    return Report(**{**data, "labs": labs})

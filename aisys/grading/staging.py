@@ -5,8 +5,8 @@ files the catalog names is ever imported — no conftest, no helper modules) and
 sandbox that reads a copy rather than the original.
 
 A submission may hold the files as `DIR/labs/NN_slug/file.py`, `DIR/NN_slug/file.py`,
-`NN_slug/` anywhere below DIR (a repository inside a zip), or flat `DIR/file.py` (every
-lab file name in the catalog is unique).
+`NN_slug/` anywhere below DIR (a repository inside a zip), or flat — `DIR/file.py`, or in
+the shallowest folder below DIR that holds them (every lab file name in the catalog is unique).
 
 Symlinks are never followed, at any depth: the tree is walked without following links, and
 each file is opened with O_NOFOLLOW and checked on the open descriptor (a regular file, at
@@ -47,8 +47,10 @@ def lab_folder_in(root: Path, lab: Lab, dirs: list[Path] | None = None) -> Path 
     candidates = [d for d in (dirs if dirs is not None else _real_dirs(root)) if d.name == lab.folder]
     if candidates:
         return min(candidates, key=lambda d: (d.parent.name != "labs", len(d.relative_to(root).parts), str(d)))
-    if any(os.path.lexists(root / file) for file in lab.files):
-        return root
+    for folder in [root, *sorted(dirs if dirs is not None else _real_dirs(root),
+                                 key=lambda d: (len(d.relative_to(root).parts), str(d)))]:
+        if any(os.path.lexists(folder / file) for file in lab.files):
+            return folder                     # flat: the files themselves, in the shallowest folder
     return None
 
 
