@@ -69,7 +69,7 @@ def validate_junit(text: str, labs) -> ET.Element:
         totals = {k: totals[k] + counts[k] for k in totals}
         float(suite.get("time"))
         props = {p.get("name"): p.get("value") for p in suite.find("properties")}
-        assert float(props["max_score"]) == lab.max_score and "seed" in props
+        assert float(props["max_score"]) == lab.max_score
         assert [c.get("name") for c in cases] == [ex.name for ex in lab.exercises]
         for case, ex in zip(cases, lab.exercises):
             assert case.get("classname") and float(case.get("time")) >= 0

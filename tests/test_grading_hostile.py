@@ -1,150 +1,178 @@
-"""Hostile submissions (tests/hostile/*): none earns a point, each run ends in bounded time,
-writes the grader's own report, and leaves no process behind.
-
-Every submission is graded once (two runs at a time), in a module-scoped fixture.
+"""Hostile submissions (tests/hostile/*), graded as untrusted code in kernel isolation, several
+at once and beside an honest run of every lab: none earns a point for what it attacks, each
+run ends in bounded time with the grader's own report in every format, nothing survives,
+nothing outside the sandbox changes, no secret reaches a student, and the honest run keeps
+full marks.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from aisys.catalog import find_lab
-from conftest import STUBS
+from aisys.catalog import LABS, find_lab
+from aisys.grading.isolation import bubblewrap_works
+from conftest import REPO, STUBS, cli_env
 from test_grading_formats import validate_gradescope, validate_junit
 
-REPO = Path(__file__).resolve().parent.parent
-
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="the sandbox's process and /proc rules are Linux's")
+_WORKS, _WHY = bubblewrap_works()
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="namespaces are Linux's"),
+              pytest.mark.skipif(not _WORKS, reason=f"no kernel isolation here ({_WHY}): the hostile "
+                                                    "suite grades untrusted code, which refuses without it")]
 HOSTILE = REPO / "tests" / "hostile"
-TIMEOUT = 20          # --timeout for every run: the infinite loop is ended by it
-BOUND = TIMEOUT + 40  # what "bounded time" means here, startup and the distributed relaunches included
+TIMEOUT = 20          # --timeout for every run: the infinite loops are ended by it
+BOUND = TIMEOUT * 3 + 40
+SECRET = "918273645546372819"
+CANARY = f"canary-{uuid.uuid4().hex}"
 NAMES = sorted(p.name for p in HOSTILE.iterdir() if p.is_dir())
 FORMAT = {"os_exit_at_import": "gradescope", "exit_at_import": "junit", "kill_own_group": "junit"}
-SLOW = {"infinite_loop", "deadlocked_collective", "rank_raises", "memory_bomb"}
+# (submission, format, extra arguments): every submission once, and the report-crashing ones in every format
+RUNS = [(n, FORMAT.get(n, "json"), ()) for n in NAMES] + \
+    [("surrogates", f, ()) for f in ("gradescope", "junit", "text")] + \
+    [("ansi_escapes", "terminal", ()), ("leak_seed", "junit", ("--seed", SECRET)),
+     ("leak_seed", "gradescope", ("--seed", SECRET))]
+SLOW = {"infinite_loop", "deadlocked_collective", "rank_raises", "memory_bomb", "fork_loop", "spawn_loop",
+        "wipe_neighbours", "escape_setsid"}
+
+
+def _id(run) -> str:
+    name, fmt, extra = run
+    return f"{name}-{fmt}" + ("-cmdline-seed" if extra else "")
 
 
 def _lab_of(name: str):
     return find_lab(next(p.name for p in (HOSTILE / name).iterdir() if p.is_dir()))
 
 
-def _distributed_ready() -> str:
-    try:
-        import aisys.parallel.suite  # noqa: F401
-    except ImportError:
-        return "the distributed runtime (aisys.parallel.suite) is not built yet"
-    if not find_lab("data-parallel").available:
-        return "lab 07 data-parallel is not available yet"
-    return ""
-
-
-def leftovers() -> list[int]:
-    """Grading children that outlived their run: the guard's variable in their environment and
-    a working directory that no longer exists."""
-    found = []
+def _guarded_processes() -> set[int]:
+    """Processes that belong to some grading run (the guard's variable in their environment)."""
+    found = set()
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{name}/environ").read_bytes()
-            cwd = os.readlink(f"/proc/{name}/cwd")
-        except OSError:
-            continue
-        if b"AISYS_GRADING_GUARD=" in environ and cwd.endswith("(deleted)"):
-            found.append(int(name))
+        if name.isdigit():
+            try:
+                if b"AISYS_GRADING_GUARD=" in Path(f"/proc/{name}/environ").read_bytes():
+                    found.add(int(name))
+            except OSError:
+                continue
     return found
 
 
-def _prepare(name: str, root: Path) -> tuple[Path, Path, Path]:
+def _tree_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _host_state(outside: Path) -> dict:
+    import site
+
+    sites = {s: sorted(os.listdir(s)) for s in site.getsitepackages() if os.path.isdir(s)}
+    return {"aisys": _tree_hash(REPO / "aisys"), "solutions": _tree_hash(REPO / "solutions"), "sites": sites,
+            "shm": sorted(n for n in os.listdir("/dev/shm") if "pwned" in n),
+            "tmp": sorted(n for n in os.listdir("/tmp") if "pwned" in n or n == "answers.py"),
+            "outside": sorted(os.listdir(outside))}
+
+
+def _submission(name: str, root: Path, outside: Path, report: Path) -> Path:
     lab = _lab_of(name)
-    labs = root / "labs"
-    shutil.copytree(STUBS / lab.folder, labs / lab.folder,
-                    ignore=shutil.ignore_patterns("*.md", "__pycache__"))
-    piddir, report = root / "pids", root / "out" / "report.json"
-    piddir.mkdir()
+    sub = root / "submission"
+    shutil.copytree(STUBS / lab.folder, sub / lab.folder, ignore=shutil.ignore_patterns("*.md", "__pycache__"))
     for src in (HOSTILE / name).rglob("*.py"):
-        text = src.read_text().replace("@PIDDIR@", str(piddir)).replace("@REPORT@", str(report))
-        (labs / src.relative_to(HOSTILE / name)).write_text(text)
-    return labs, piddir, report
+        text = src.read_text().replace("@REPORT@", str(report)).replace("@OUTSIDE@", str(outside))
+        (sub / src.relative_to(HOSTILE / name)).write_text(text)
+    return sub
 
 
-def _grade(name: str, root: Path) -> dict:
+def _grade(run, root: Path, outside: Path) -> dict:
+    name, fmt, extra = run
     lab = _lab_of(name)
-    labs, piddir, report = _prepare(name, root)
-    args = [sys.executable, "-m", "aisys", "check", lab.slug, "--labs-dir", str(labs), "--format",
-            FORMAT.get(name, "json"),
+    report = root / "out" / "report"
+    sub = _submission(name, root, outside, report)
+    seed_file = root / "seed"
+    seed_file.write_text(SECRET + "\n")
+    seed = list(extra) or ["--seed-file", str(seed_file)]
+    args = [sys.executable, "-m", "aisys", "check", lab.slug, "--submission", str(sub), *seed,
             "--timeout", str(TIMEOUT)]
-    if name != "fake_report":              # that one must not pollute the JSON on stdout
-        args += ["--output", str(report)]
-    env = {**os.environ, "AISYS_CHECK_MEMORY_MB": "1536"}
+    if fmt != "terminal":
+        args += ["--format", fmt, "--output", str(report)]
+    env = cli_env({"AISYS_CHECK_MEMORY_MB": "1536", "AISYS_TEST_CANARY": CANARY})
     started = time.monotonic()
-    # a session of its own: if a guard failed, a group kill would hit this run, not pytest
     proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=BOUND + 60, env=env,
                           start_new_session=True)
-    elapsed = time.monotonic() - started
-    text = proc.stdout if name == "fake_report" else (report.read_text() if report.exists() else "")
-    return {"proc": proc, "elapsed": elapsed, "text": text, "piddir": piddir}
+    text = proc.stdout if fmt == "terminal" else (report.read_text() if report.is_file() else "")
+    return {"proc": proc, "elapsed": time.monotonic() - started, "text": text, "fmt": fmt, "lab": lab}
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
-    names = [n for n in NAMES if not (_lab_of(n).distributed and _distributed_ready())]
-    names.sort(key=lambda n: n not in SLOW)   # the ones that mostly wait start first
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {n: pool.submit(_grade, n, tmp_path_factory.mktemp(n)) for n in names}
-        results = {n: f.result() for n, f in futures.items()}
-    print("hostile runs:", {n: round(r["elapsed"], 1) for n, r in results.items()})
-    return results
+def world(tmp_path_factory) -> dict:
+    outside = tmp_path_factory.mktemp("outside")
+    before_pids, before = _guarded_processes(), _host_state(outside)
+    honest = subprocess.Popen([sys.executable, "-m", "aisys", "check", "--solutions", "--format", "json",
+                               "--timeout", "240"], cwd=REPO, env=cli_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    ordered = sorted(RUNS, key=lambda r: r[0] not in SLOW)     # the ones that mostly wait start first
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {_id(r): pool.submit(_grade, r, tmp_path_factory.mktemp(_id(r)), outside) for r in ordered}
+        runs = {key: f.result() for key, f in futures.items()}
+    out, err = honest.communicate(timeout=900)
+    time.sleep(1.0)
+    print("hostile runs:", {k: round(r["elapsed"], 1) for k, r in runs.items()})
+    return {"runs": runs, "honest": (honest.returncode, out, err), "outside": outside,
+            "before": before, "after": _host_state(outside),
+            "leftovers": _guarded_processes() - before_pids}
 
 
-def test_at_least_fourteen_submissions():
-    assert len(NAMES) >= 14
+def test_every_class_of_attack_has_a_submission():
+    classes = {"forged records": {"forge_records", "forge_ranks", "forge_tp"}, "secret seed": {"leak_seed"},
+               "same-user takeover": {"takeover", "read_solutions", "kill_grader", "import_solutions"},
+               "escaping the run": {"escape_setsid", "fork_loop", "wipe_neighbours", "spawn_loop"},
+               "crashing the report": {"surrogates", "huge_line", "write_report"},
+               "injection": {"ansi_escapes"}}
+    for attack, names in classes.items():
+        assert names <= set(NAMES), f"{attack}: {names - set(NAMES)} missing"
 
 
 def _messages(report: dict) -> str:
-    return "\n".join(c["message"] for lab in report["labs"] for ex in lab["exercises"] for c in ex["cases"])
+    return "\n".join(c["message"] + "\n" + c.get("output", "")
+                     for lab in report["labs"] for ex in lab["exercises"] for c in ex["cases"])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_hostile_submission_earns_nothing(name, runs):
-    if name not in runs:
-        pytest.skip(_distributed_ready())
-    run = runs[name]
-    proc = run["proc"]
+@pytest.mark.parametrize("run", RUNS, ids=_id)
+def test_hostile_submission_earns_nothing(run, world):
+    result = world["runs"][_id(run)]
+    proc, fmt, lab = result["proc"], result["fmt"], result["lab"]
     assert proc.returncode == 1, f"exit {proc.returncode}; stderr:\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert run["elapsed"] < BOUND, f"took {run['elapsed']:.0f} s"
-    lab = _lab_of(name)
-    fmt = FORMAT.get(name, "json")
-    if fmt == "gradescope":                               # written although every case crashed
-        data = json.loads(run["text"])
+    assert result["elapsed"] < BOUND, f"took {result['elapsed']:.0f} s"
+    if fmt == "gradescope":
+        data = json.loads(result["text"])
         validate_gradescope(data, [lab])
         assert data["score"] == 0 and all(t["score"] == 0 and t["status"] == "failed" for t in data["tests"])
-        assert "exited" in data["tests"][0]["output"]
-        return
-    if fmt == "junit":
-        root = validate_junit(run["text"], [lab])
+    elif fmt == "junit":
+        root = validate_junit(result["text"], [lab])
         for case in root.iter("testcase"):
             points = {p.get("name"): p.get("value") for p in case.find("properties")}
             assert float(points["score"]) == 0
-            assert case.find("error") is not None or case.find("failure") is not None
-        return
-    report = json.loads(run["text"])                      # the grader's own, well-formed report
-    assert report["score"] == 0, _messages(report)
-    assert report["labs"] and report["labs"][0]["exercises"], "a forged report"
-    for ex in report["labs"][0]["exercises"]:
-        assert ex["score"] == 0 and ex["status"] != "passed", ex
-    assert all(c["status"] != "passed" for ex in report["labs"][0]["exercises"] for c in ex["cases"])
-    EXPECT.get(name, lambda report, run: None)(report, run)
+    elif fmt in ("text", "terminal"):
+        assert "total 0 / 100" in result["text"] and "\x1b" not in result["text"]
+    else:
+        report = json.loads(result["text"])
+        assert report["score"] == 0, _messages(report)[-3000:]
+        assert report["labs"] and report["labs"][0]["exercises"], "a forged report"
+        assert report["extra"]["isolation"]["mode"] == "namespaces"
+        assert all(c["status"] != "passed" for ex in report["labs"][0]["exercises"] for c in ex["cases"])
+        EXPECT.get(run[0], lambda report: None)(report)
 
 
 def _statuses(report: dict, exercise: str) -> set[str]:
@@ -152,31 +180,21 @@ def _statuses(report: dict, exercise: str) -> set[str]:
             for c in ex["cases"]}
 
 
-def _fork_loop(report, run):
-    pids = [int(p.name) for p in run["piddir"].iterdir()]
-    assert pids, "the fork loop never forked (nothing tested)"
-    assert len(pids) <= 16, "the guard let the fork loop run on"
-    time.sleep(0.2)
-    alive = [p for p in pids if Path(f"/proc/{p}").exists()
-             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
-    assert not alive, f"forked processes left behind: {alive}"
-    assert "started more than" in _messages(report)
+def _says(*words):
+    return lambda report: _check(all(w in _messages(report) for w in words), report)
 
 
 EXPECT = {
-    "infinite_loop": lambda report, run: _check(_statuses(report, "row_major_strides") == {"timeout"}, report),
-    "deadlocked_collective": lambda report, run: _check(
-        _statuses(report, "ring_all_reduce") <= {"timeout", "error"}, report),
-    "memory_bomb": lambda report, run: _check("MemoryError" in _messages(report), report),
-    "fork_loop": _fork_loop,
-    "import_solutions": lambda report, run: _check("reference answers" in _messages(report), report),
-    "kill_parent": lambda report, run: _check("outside its sandbox" in _messages(report)
-                                              and "may not open" in _messages(report), report),
-    "rank_raises": lambda report, run: _check("rank" in _messages(report)
-                                              and "reference answers" in _messages(report), report),
-    "spawn_loop": lambda report, run: _check("processes" in _messages(report), report),
-    "forge_records": lambda report, run: _check("invalid result record" in _messages(report)
-                                                and "cannot be graded" in _messages(report), report),
+    "infinite_loop": lambda report: _check(_statuses(report, "row_major_strides") == {"timeout"}, report),
+    "deadlocked_collective": lambda report: _check(_statuses(report, "ring_all_reduce") <= {"timeout", "error"},
+                                                   report),
+    "fork_loop": lambda report: _check(_statuses(report, "row_major_strides") <= {"timeout", "error"}, report),
+    "memory_bomb": _says("MemoryError"),
+    "rank_raises": _says("rank"),
+    "forge_records": _says("invalid result record"),
+    "takeover": lambda report: _check("WROTE" not in _messages(report) and "Read-only" in _messages(report),
+                                      report),
+    "read_solutions": lambda report: _check("def row_major_strides" not in _messages(report), report),
 }
 
 
@@ -185,6 +203,105 @@ def _check(condition: bool, report: dict) -> None:
 
 
 @pytest.mark.slow
-def test_no_grading_process_outlives_the_runs(runs):
-    time.sleep(0.5)
-    assert not leftovers()
+def test_the_honest_run_beside_them_keeps_full_marks(world):
+    code, out, err = world["honest"]
+    report = json.loads(out)
+    assert code == 0 and report["score"] == report["max_score"] == 100.0 * len([l for l in LABS if l.available]), \
+        _messages(report)[-2000:] + err[-1000:]
+
+
+@pytest.mark.slow
+def test_nothing_outlives_the_runs(world):
+    alive = [p for p in world["leftovers"] if Path(f"/proc/{p}").exists()]
+    assert not alive, f"processes of a grading run left behind: {alive}"
+
+
+@pytest.mark.slow
+def test_nothing_outside_the_sandbox_changed(world):
+    before, after = world["before"], world["after"]
+    for key in before:
+        assert before[key] == after[key], f"{key} changed: {before[key]} → {after[key]}"
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_what_a_student_sees(world):
+    for key, result in world["runs"].items():
+        text = result["text"]
+        if result["fmt"] == "json":
+            data = json.loads(text)
+            text = _messages(data) + "\n".join(lab.get("output", "") for lab in data["labs"])
+        elif result["fmt"] == "gradescope":
+            data = json.loads(text)
+            text = json.dumps(data["tests"]) + data.get("output", "")
+        text += result["proc"].stdout + result["proc"].stderr
+        assert SECRET not in text, f"{key} leaked the seed"
+        assert CANARY not in text, f"{key} leaked the grader's environment"
+
+
+def test_symlinked_folders_and_files_are_never_followed(tmp_path):
+    sub = tmp_path / "sub"
+    (sub / "labs").mkdir(parents=True)
+    (sub / "labs" / "01_graph").symlink_to(REPO / "solutions" / "01_graph", target_is_directory=True)
+    deep = sub / "a" / "b"
+    deep.mkdir(parents=True)
+    (deep / "c").symlink_to(REPO / "solutions", target_is_directory=True)
+    real = sub / "x" / "01_graph"
+    real.mkdir(parents=True)
+    (real / "tensors.py").symlink_to(REPO / "solutions" / "01_graph" / "tensors.py")
+    proc = subprocess.run([sys.executable, "-m", "aisys", "check", "graph", "--submission", str(sub), "--format",
+                           "json"], capture_output=True, text=True, timeout=300, env=cli_env(), cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    assert report["score"] == 0
+    assert "refused: a symbolic link" in _messages(report)
+
+
+def test_untrusted_grading_fails_closed_without_isolation(tmp_path):
+    sub = tmp_path / "sub"
+    shutil.copytree(STUBS / "01_graph", sub / "01_graph")
+    args = [sys.executable, "-m", "aisys", "check", "graph:row_major_strides", "--submission", str(sub),
+            "--format", "json"]
+    env = cli_env({"AISYS_NO_BWRAP": "1"})
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "needs kernel isolation" in proc.stderr and "bubblewrap" in proc.stderr
+    assert proc.stderr.count("\n") == 1, "one line"
+    proc = subprocess.run(args + ["--no-isolation"], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=tmp_path)
+    assert json.loads(proc.stdout)["extra"]["isolation"]["opted_out"] is True
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can switch users")
+def test_a_separate_uid_never_silently_becomes_root(tmp_path):
+    from aisys.grading.isolation import unreachable_for_others
+
+    if not unreachable_for_others():
+        pytest.skip("nobody can run this Python here, so the uid mode works")
+    proc = subprocess.run([sys.executable, "-m", "aisys", "check", "graph", "--submission", str(tmp_path),
+                           "--isolation", "uid"], capture_output=True, text=True, timeout=120, env=cli_env())
+    assert proc.returncode == 2 and "not readable by other users" in proc.stderr
+
+
+def test_a_huge_line_on_the_result_channel_costs_the_reader_nothing():
+    import threading
+    import tracemalloc
+
+    from aisys.grading.channel import MAX_LINE, Channel
+
+    read_fd, write_fd = os.pipe()
+    tracemalloc.start()
+    channel = Channel(os.fdopen(read_fd, "rb"), "a" * 32)
+    channel.expect("b" * 32)
+
+    def write():
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(b"b" * 32 + b" ")
+            for _ in range(4 * MAX_LINE // 2**20):
+                out.write(b"x" * 2**20)
+            out.write(b"\n" + b"b" * 32 + b' {"case": "x"}\n')
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join()
+    assert channel.messages.get(timeout=30) is None          # end of the stream
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert channel.take() == ['{"case": "x"}'], "the oversized line is dropped, the next one kept"
+    assert peak < 3 * MAX_LINE, f"peak {peak >> 20} MiB while reading a {4 * MAX_LINE >> 20} MiB line"

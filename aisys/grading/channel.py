@@ -42,34 +42,45 @@ class Channel:
         return [line.decode("utf-8", "replace") for line in lines]
 
     def _read(self) -> None:
+        """Split the stream into lines by hand, holding at most MAX_LINE bytes of a line: a
+        longer one is dropped as it streams past, never assembled."""
+        pending, skipping = bytearray(), False
         try:
             while True:
-                line = self._stream.readline(MAX_LINE + 1)
-                if not line:
+                chunk = self._stream.read1(1 << 16) if hasattr(self._stream, "read1") else self._stream.read(1 << 16)
+                if not chunk:
                     break
-                if len(line) > MAX_LINE and not line.endswith(b"\n"):
-                    self._skip_rest()
-                    continue
-                tag, _, payload = line.rstrip(b"\n").partition(b" ")
-                if tag == self._control and len(payload) <= MAX_CONTROL:
-                    try:
-                        message = json.loads(payload)
-                    except ValueError:
-                        continue
-                    if isinstance(message, dict):
-                        self.messages.put(message)
-                    continue
-                with self._lock:
-                    if tag and tag == self._lab and self._total + len(payload) <= MAX_TOTAL:
-                        self._lines.append(payload)
-                        self._total += len(payload)
+                start = 0
+                while True:
+                    end = chunk.find(b"\n", start)
+                    if end < 0:
+                        if not skipping:
+                            pending += chunk[start:]
+                            if len(pending) > MAX_LINE:
+                                pending, skipping = bytearray(), True
+                        break
+                    if not skipping:
+                        pending += chunk[start:end]
+                        if len(pending) <= MAX_LINE:
+                            self._take(bytes(pending))
+                    pending, skipping = bytearray(), False
+                    start = end + 1
         except (OSError, ValueError):
             pass
         finally:
             self.messages.put(None)
 
-    def _skip_rest(self) -> None:
-        while True:
-            chunk = self._stream.readline(MAX_LINE)
-            if not chunk or chunk.endswith(b"\n"):
+    def _take(self, line: bytes) -> None:
+        tag, _, payload = line.partition(b" ")
+        if tag == self._control and len(payload) <= MAX_CONTROL:
+            try:
+                message = json.loads(payload)
+            except ValueError:
                 return
+            if isinstance(message, dict):
+                self.messages.put(message)
+            return
+        with self._lock:
+            if tag and tag == self._lab and self._total + len(payload) <= MAX_TOTAL:
+                self._lines.append(payload)
+                self._total += len(payload)

