@@ -12,8 +12,8 @@ Launches are counted from the outside, without touching the grader: each run goe
 with seccomp-bpf so untraced work runs at full speed). Every `spawn_ranks` makes exactly one
 fresh rendezvous directory (`mkdtemp(prefix="aisys-rdzv-")`), so the mkdir calls of
 `aisys-rdzv-*` directories are the launches; the process tree (clone/fork results) says which
-lab's grading child (`aisys.grading.worker`, started once per lab, labs in catalog order)
-made them and how many processes that lab started in all. What one launch costs is timed
+lab's worker (forked once per lab by the fork server `aisys.grading.zygote`, labs in
+catalog order) made them and how many processes that lab started in all. What one launch costs is timed
 apart: `aisys.parallel.launch` of 2 and 4 ranks that only run a barrier, next to the slowest
 distributed lab's check. The CPU-time row (user+sys of every process) does not grow with load.
 """
@@ -46,7 +46,8 @@ _MKDIR = re.compile(r'^mkdir\("([^"]*)".*=\s*0\s*$')
 class ProcessTree:
     """What `strace -f -e trace=process,mkdir` saw: who created whom, who ran what."""
     parent: dict[int, int] = field(default_factory=dict)
-    workers: list[int] = field(default_factory=list)       # grading children, in start order
+    workers: list[int] = field(default_factory=list)       # lab workers (forks of the fork server), in order
+    zygotes: list[int] = field(default_factory=list)       # the fork servers
     rendezvous: list[int] = field(default_factory=list)    # pid of each aisys-rdzv-* mkdir
 
     def owner(self, pid: int) -> int | None:
@@ -81,8 +82,10 @@ def parse_strace(text: str) -> ProcessTree:
         created = _CREATE.match(call)
         if created and "CLONE_THREAD" not in call:
             tree.parent[int(created.group(2))] = pid
-        elif _EXECVE.match(call) and "aisys.grading.worker" in call and pid not in tree.workers:
-            tree.workers.append(pid)
+            if pid in tree.zygotes:
+                tree.workers.append(int(created.group(2)))
+        elif _EXECVE.match(call) and "aisys.grading.zygote" in call and pid not in tree.zygotes:
+            tree.zygotes.append(pid)
         else:
             made = _MKDIR.match(call)
             if made and Path(made.group(1)).name.startswith("aisys-rdzv-"):
@@ -118,7 +121,7 @@ def check_once(trace: bool, slugs: Sequence[str] = ()) -> tuple[float, float, di
     with tempfile.TemporaryDirectory(prefix="aisys-bench-check-") as tmp:
         report_path, trace_path = Path(tmp) / "report.json", Path(tmp) / "strace.txt"
         argv = [sys.executable, "-m", "aisys", "check", *slugs, "--solutions", "--format", "json",
-                "--output", str(report_path)]
+                "--output", str(report_path), "--jobs", "1"] + (["--isolation", "none"] if trace else [])
         if trace:
             argv = ["strace", "-f", "-qq", "--seccomp-bpf", "-s", "200",
                     "-e", "trace=process,mkdir", "-o", str(trace_path)] + argv

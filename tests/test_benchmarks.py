@@ -55,10 +55,10 @@ TRACE = """\
 100 execve("/usr/bin/python", ["python", "-m", "aisys", "check"], 0x0 /* 3 vars */) = 0
 100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD <unfinished ...>
 100 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_THREAD|CLONE_SIGHAND) = 101
-100 <... clone resumed>, child_tidptr=0x7f) = 200
-200 execve("/usr/bin/python", ["python", "-I", "-c", "from aisys.grading.worker import main; main()"], 0x0) = 0
-100 clone(child_stack=NULL, flags=SIGCHLD) = 300
-300 execve("/usr/bin/python", ["python", "-I", "-c", "from aisys.grading.worker import main; main()"], 0x0) = 0
+100 <... clone resumed>, child_tidptr=0x7f) = 150
+150 execve("/usr/bin/python", ["python", "-I", "-c", "from aisys.grading.zygote import main; main()"], 0x0) = 0
+150 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD) = 200
+150 clone(child_stack=NULL, flags=SIGCHLD) = 300
 300 mkdir("/tmp/aisys-check-abc/aisys-rdzv-xyz", 0700) = 0
 300 clone(child_stack=NULL, flags=SIGCHLD) = 301
 300 clone(child_stack=NULL, flags=SIGCHLD) = 302
@@ -80,7 +80,7 @@ def test_launch_rows_degrade_to_error_rows_when_the_trace_does_not_match():
     from benchmarks.grading import launch_rows
 
     labs = [{"slug": "graph"}, {"slug": "data-parallel"}]
-    rows = launch_rows(labs, [parse_strace(TRACE.replace("aisys.grading.worker", "other"))], trace=True)
+    rows = launch_rows(labs, [parse_strace(TRACE.replace("aisys.grading.zygote", "other"))], trace=True)
     assert [r["name"] for r in rows] == ["rank launches: data-parallel"] and "attribute" in rows[0]["error"]
 
 
