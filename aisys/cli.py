@@ -160,7 +160,8 @@ ISOLATION = click.Choice(["auto", "best", "namespaces", "uid", "none"])
 @click.option("--output", type=click.Path(path_type=Path), help="write the report to this file")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
               help="seconds per lab")
-@click.option("--jobs", type=click.IntRange(1, 32), default=1, show_default=True, help="labs graded at once")
+@click.option("--jobs", type=click.IntRange(0, 32), default=0,
+              help="labs graded at once [default: 0 = as many as CPU cores, at most 2]")
 @click.option("--isolation", type=ISOLATION, default="auto", show_default=True,
               help="where graded code runs: namespaces (bubblewrap), uid (root: as nobody), none; "
                    "auto: namespaces when available; best: namespaces, else uid")
@@ -182,6 +183,7 @@ def check(names, labs_dir, solutions, submission, seed, seed_file, fmt, output, 
     labs = [_available(item) for item in labs]
     seed_value, hidden = read_seed(None if seed is None else check_seed(seed), seed_file)
     chosen = choose("none" if no_isolation else isolation, untrusted=submission is not None)
+    jobs = jobs or min(2, os.cpu_count() or 1)
     show_tables = fmt == "text" and output is None
     with graded_dir(labs_dir, solutions, submission) as graded:
         if submission is None:   # a submission may hold only some labs; a workspace must hold them
