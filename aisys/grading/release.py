@@ -79,7 +79,7 @@ def build_release(out: Path, repo: Path = REPO_DIR) -> list[Path]:
     shutil.copytree(repo / "aisys", out / "aisys", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for folder in ("docs",):
         if (repo / folder).is_dir():
-            shutil.copytree(repo / folder, out / folder, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(repo / folder, out / folder, ignore=shutil.ignore_patterns("__pycache__", "tour.py"))
     for name in _TOP_FILES:
         if (repo / name).is_file():
             shutil.copyfile(repo / name, out / name)
