@@ -150,8 +150,9 @@ ISOLATION = click.Choice(["auto", "best", "namespaces", "uid", "none"])
 @click.argument("names", nargs=-1)
 @click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
 @click.option("--solutions", is_flag=True, help="grade the reference answers (a test of the checks)")
-@click.option("--submission", type=click.Path(path_type=Path),
+@click.option("--submission", type=click.Path(path_type=Path), multiple=True,
               help="a student's submitted copy: only the lab files the catalog names are read from it")
+@click.option("--student", help="who the submission is from, for the report (default: its folder's name)")
 @click.option("--seed", help="input seed, 0 (public) by default; instructors use a secret one")
 @click.option("--seed-file", type=click.Path(path_type=Path, dir_okay=False),
               help="read the seed from this file ('-': stdin), so it never appears on a command line")
@@ -167,8 +168,8 @@ ISOLATION = click.Choice(["auto", "best", "namespaces", "uid", "none"])
                    "auto: namespaces when available; best: namespaces, else uid")
 @click.option("--no-isolation", is_flag=True,
               help="instructors: grade a submission without kernel isolation (the report records it)")
-def check(names, labs_dir, solutions, submission, seed, seed_file, fmt, output, timeout, jobs, isolation,
-          no_isolation) -> None:
+def check(names, labs_dir, solutions, submission, student, seed, seed_file, fmt, output, timeout, jobs,
+          isolation, no_isolation) -> None:
     """Grade labs (all built labs when none is named; LAB:EXERCISE for one exercise).
     Exit 0: all passed, 1: not yet, 2: error."""
     from aisys.grading.command import (check_seed, graded_dir, mark_refused, parse_targets, read_seed,
@@ -177,6 +178,9 @@ def check(names, labs_dir, solutions, submission, seed, seed_file, fmt, output, 
     from aisys.grading.formats.text import lab_table, summary
     from aisys.grading.isolation import choose
 
+    if len(submission) > 1:
+        raise UserError("give one --submission (to grade many students at once: aisys grade-class)")
+    submission = submission[0] if submission else None
     if solutions:
         _needs_solutions("--solutions")
     labs, only = parse_targets(names)
@@ -199,6 +203,7 @@ def check(names, labs_dir, solutions, submission, seed, seed_file, fmt, output, 
             from aisys.grading.similarity import matches_reference
 
             report.extra["matches_reference"] = matches_reference(graded.where, labs)
+            report.extra["student"] = student or submission.resolve().name
     if submission is None and not solutions:
         save_progress(graded.where, report)
     text = FORMATS[fmt](report)

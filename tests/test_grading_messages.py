@@ -76,3 +76,19 @@ def test_a_refused_submitted_file_says_why(tmp_path):
         proc = run_cli("check", "graph:topo_sort", "--submission", str(tmp_path / "sub"), "--format", "json",
                        "--no-isolation")
         assert "refused: not a regular file" in exercise(json.loads(proc.stdout), "topo_sort")["cases"][0]["message"]
+
+
+def test_bad_targets_and_repeated_submissions_are_one_line():
+    for args, said in ((["check", "graph", "topo_sort"], "write graph:topo_sort"),
+                       (["check", "graph:nope"], "has no exercise 'nope'"),
+                       (["check", "graph", "--submission", "a", "--submission", "b"], "aisys grade-class"),
+                       (["check", "graph", "--seed", "-5"], "whole number")):
+        proc = run_cli(*args)
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, args
+
+
+def test_one_exercise_is_graded_and_reported_alone():
+    report, proc = check_json("graph:topo_sort", "--solutions")
+    lab, = report["labs"]
+    assert [ex["name"] for ex in lab["exercises"]] == ["topo_sort"] and lab["max_score"] == report["max_score"] == 15
+    assert proc.returncode == 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from aisys.catalog import Lab, find_lab
+from aisys.catalog import LABS, Lab, find_lab
 from aisys.errors import UserError
 from aisys.grading.report import Report
 
@@ -72,7 +72,13 @@ def parse_targets(names: tuple[str, ...] | list[str]) -> tuple[list[Lab], dict[s
     plain, only = [], {}
     for name in names:
         lab_name, sep, exercise = str(name).partition(":")
-        lab = find_lab(lab_name)
+        try:
+            lab = find_lab(lab_name)
+        except UserError:
+            owner = next((l for l in LABS for ex in l.exercises if ex.name == lab_name), None)
+            if owner is None or sep:
+                raise
+            raise UserError(f"{lab_name!r} is an exercise, not a lab: write {owner.slug}:{lab_name}") from None
         if sep:
             try:
                 lab.exercise(exercise)
