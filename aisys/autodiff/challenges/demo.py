@@ -179,12 +179,12 @@ def _measure(console, student, label, plan, fn, reference):
 
     def go(_):
         with meter:
-            return fn(layers, x)[1]
+            grad_x = fn(layers, x)[1]
+        return bool(np.allclose(np.asarray(grad_x.detach()), reference, rtol=1e-7, atol=1e-9))
 
-    grad_x = go(None) if student is None else attempt(console, student, "checkpointed_forward_backward", go)
-    if grad_x is None:
+    ok = go(None) if student is None else attempt(console, student, "checkpointed_forward_backward", go)
+    if ok is None:
         return None
-    ok = np.allclose(np.asarray(grad_x.detach()), reference, rtol=1e-7, atol=1e-9)
     return {"label": label, "checkpoints": "1" if plan is None and student is None and "ckpt" not in label
             else str(len(plan)) if plan is not None else "8",
             "bound": str(plan_bound(plan, N_LAYERS)) if plan is not None and student is not None else "—",
