@@ -72,16 +72,35 @@ def test_stubs_score_zero_without_traceback():
     assert "Traceback" not in proc.stderr
 
 
-LOOP = ("    v = reverse_mode.Variable(float(x))\n    l = v\n    for _ in range(n - 1):\n        l = 4.0 * l * (1.0 - l)\n"
-        "    (dl,) = reverse_mode.grad(l, [v])\n    return float(l.value), float(dl.value)")
+LOOP = """\
+    v = reverse_mode.Variable(float(x))
+    l = v
+    for _ in range(n - 1):
+        l = 4.0 * l * (1.0 - l)
+    (dl,) = reverse_mode.grad(l, [v])
+    return float(l.value), float(dl.value)"""
 CLOSED = "    v = reverse_mode.Variable(float(x))\n    l4 = 64.0"
+L4 = "    l4 = 64.0 * v * (1.0 - v) * (1.0 - 2.0 * v) ** 2 * (1.0 - 8.0 * v + 8.0 * v * v) ** 2"
 FUSED = "    t = x * x\n    return t * x, 3 * t"
-LIFT = ("        leaves.append(torch.tensor(value, dtype=torch.float64, requires_grad=True))\n"
-        "        return leaves[-1]")
+LIFT = "        leaves.append(torch.tensor(value, dtype=torch.float64, requires_grad=True))\n        return leaves[-1]"
 PLAN_DEF = "def checkpoint_plan(n_layers: int, budget: int | None = None) -> list[int]:"
+EVEN = "        return sorted({round(i * n_layers / k) for i in range(k)})"
+NO_LAYERS = "    if n_layers < 1:\n        raise ValueError(\"a chain needs at least one layer\")\n"
+BOUNDS = "    bounds = list(plan) + [len(layers)]\n"
 RECOMPUTE = "        h = checkpoints.pop().requires_grad_()\n"
 STRUCT_BODY = "    leaves: list[torch.Tensor] = []\n"
-DOTTED_PATHS = '''    flat = {}
+LAST_SEGMENT = """\
+    start, end = spans[-1]
+    h = h.detach().requires_grad_()
+    out = h
+    for layer in layers[start:end]:
+        out = layer(out)
+    out.backward(torch.ones_like(out))
+    g, result = h.grad, out.detach()
+    del h, out
+    for start, end in reversed(spans[:-1]):"""
+DOTTED_PATHS = """\
+    flat = {}
 
     def walk(node, path, leaf):   # flattens to dotted strings: 'a.b' and a → b collide
         if isinstance(node, float):
@@ -95,11 +114,13 @@ DOTTED_PATHS = '''    flat = {}
                                                 for f in dataclasses.fields(node)})
         return node
 
-    y = fn(walk(tree, "", lambda p, v: flat.setdefault(p, torch.tensor(v, dtype=torch.float64, requires_grad=True))))
+    lift = lambda p, v: flat.setdefault(p, torch.tensor(v, dtype=torch.float64, requires_grad=True))
+    y = fn(walk(tree, "", lift))
     got = dict(zip(flat, torch.autograd.grad(y, list(flat.values()), allow_unused=True))) if flat else {}
     return walk(tree, "", lambda p, v: 0.0 if got[p] is None else float(got[p]))
-'''
-FLATTEN = '''    def flatten(node, out):   # a treedef: how to rebuild the node around its float leaves
+"""
+FLATTEN = """\
+    def flatten(node, out):   # a treedef: how to rebuild the node around its float leaves
         if type(node) is float:
             out.append(node)
             return ("leaf",)
@@ -125,49 +146,65 @@ FLATTEN = '''    def flatten(node, out):   # a treedef: how to rebuild the node 
     ts = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
     gs = torch.autograd.grad(fn(unflatten(treedef, iter(ts))), ts, allow_unused=True) if ts else []
     return unflatten(treedef, iter([0.0 if g is None else g.item() for g in gs]))
-'''
+"""
+TORCH_CHECKPOINT = """\
+    from torch.utils.checkpoint import checkpoint
 
-OTHER_CORRECT = {   # same contracts, another style: recursion, Horner-free closed form, floor cuts,
-    # everything under no_grad with every segment recomputed once (the last one too)
+    def segment(s, e):
+        def run(h):
+            for layer in layers[s:e]:
+                h = layer(h)
+            return h
+        return run
+
+    spans = list(zip(plan, [*plan[1:], len(layers)]))
+    inp = x.detach().requires_grad_()
+    h = inp
+    for s, e in spans[:-1]:
+        h = checkpoint(segment(s, e), h, use_reentrant=False)
+    h = segment(*spans[-1])(h)
+    h.sum().backward()
+    return h.detach(), inp.grad
+"""
+STORE_EVERYTHING = """\
+    x = x.detach().requires_grad_()
+    h = x
+    for layer in layers:
+        h = layer(h)
+    h.sum().backward()
+    return h.detach(), x.grad
+"""
+
+OTHER_CORRECT = {
+    # recursion, the closed form with named factors, backward() + .grad, floor cuts, and every segment
+    # (the last one too) run under no_grad and recomputed once
     "recursion-and-recompute-all": {
-        "control_flow.py": [(LOOP, "    def step(l, k):\n        return l if k <= 1 else step(4.0 * l * (1.0 - l), k - 1)\n"
-                                   "    v = reverse_mode.Variable(x)\n    out = step(v, n)\n"
-                                   "    (d,) = reverse_mode.grad(out, [v])\n    return out.value, d.value"),
-                            ("    l4 = 64.0 * v * (1.0 - v) * (1.0 - 2.0 * v) ** 2 * (1.0 - 8.0 * v + 8.0 * v * v) ** 2",
-                             "    a, b = 1.0 - 2.0 * v, 1.0 - 8.0 * v + 8.0 * v * v\n"
-                             "    l4 = 64.0 * v * (1.0 - v) * a * a * b * b")],
+        "control_flow.py": [
+            (LOOP, "    def step(l, k):\n        return l if k <= 1 else step(4.0 * l * (1.0 - l), k - 1)\n\n"
+                   "    v = reverse_mode.Variable(x)\n    out = step(v, n)\n"
+                   "    (d,) = reverse_mode.grad(out, [v])\n    return out.value, d.value"),
+            (L4, "    a, b = 1.0 - 2.0 * v, 1.0 - 8.0 * v + 8.0 * v * v\n"
+                 "    l4 = 64.0 * v * (1.0 - v) * a * a * b * b")],
         "fused.py": [(FUSED, "    t = x * x\n    return x * t, t + t + t")],
-        "structs.py": [("    y = fn(_map(tree, lift))\n    grads = iter(torch.autograd.grad(y, leaves, allow_unused=True) "
-                        "if leaves else ())\n",
-                        "    y = fn(_map(tree, lift))\n    if leaves:\n        y.backward()\n"
-                        "    grads = iter([t.grad for t in leaves])\n")],
-        "checkpointing.py": [("        return sorted({round(i * n_layers / k) for i in range(k)})",
-                              "        return [i * n_layers // k for i in range(k)]"),
-                             ("    for start, end in spans[:-1]:\n            checkpoints.append(h)",
-                              "    for start, end in spans:\n            checkpoints.append(h)"),
-                             ("    start, end = spans[-1]\n    h = h.detach().requires_grad_()\n    out = h\n"
-                              "    for layer in layers[start:end]:\n        out = layer(out)\n"
-                              "    out.backward(torch.ones_like(out))\n    g, result = h.grad, out.detach()\n"
-                              "    del h, out\n    for start, end in reversed(spans[:-1]):",
-                              "    g, result = torch.ones_like(h), h\n    del h\n    for start, end in reversed(spans):")]},
-    # a while loop, sign-flipped factors, torch.utils.checkpoint per segment, fixed-length cuts
+        "structs.py": [("    grads = iter(torch.autograd.grad(y, leaves, allow_unused=True) if leaves else ())\n",
+                        "    if leaves:\n        y.backward()\n    grads = iter([t.grad for t in leaves])\n")],
+        "checkpointing.py": [
+            (EVEN, "        return [i * n_layers // k for i in range(k)]"),
+            ("    for start, end in spans[:-1]:\n            checkpoints.append(h)",
+             "    for start, end in spans:\n            checkpoints.append(h)"),
+            (LAST_SEGMENT, "    g, result = torch.ones_like(h), h\n    del h\n"
+                           "    for start, end in reversed(spans):")]},
+    # a while loop, sign-flipped factors, a flatten/unflatten treedef, fixed-length cuts,
+    # torch.utils.checkpoint per segment
     "while-and-torch-checkpoint": {
-        "control_flow.py": [("    for _ in range(n - 1):\n        l = 4.0 * l * (1.0 - l)",
-                             "    left = n\n    while left > 1:\n        l = l * 4.0 - l * l * 4.0\n        left -= 1"),
-                            ("    l4 = 64.0 * v * (1.0 - v) * (1.0 - 2.0 * v) ** 2 * (1.0 - 8.0 * v + 8.0 * v * v) ** 2",
-                             "    l4 = (v - v * v) * 64.0 * (2.0 * v - 1.0) ** 2 * (8.0 * v * v - 8.0 * v + 1.0) ** 2")],
+        "control_flow.py": [
+            ("    for _ in range(n - 1):\n        l = 4.0 * l * (1.0 - l)",
+             "    left = n\n    while left > 1:\n        l = l * 4.0 - l * l * 4.0\n        left -= 1"),
+            (L4, "    l4 = (v - v * v) * 64.0 * (2.0 * v - 1.0) ** 2 * (8.0 * v * v - 8.0 * v + 1.0) ** 2")],
         "fused.py": [(FUSED, "    t = x * x\n    d = t * 3\n    return d * x / 3, d")],
         "structs.py": [(STRUCT_BODY, FLATTEN + STRUCT_BODY)],
-        "checkpointing.py": [("        return sorted({round(i * n_layers / k) for i in range(k)})",
-                              "        return list(range(0, n_layers, math.ceil(n_layers / k)))"),
-                             ("    bounds = list(plan) + [len(layers)]\n",
-                              "    from torch.utils.checkpoint import checkpoint\n\n    def seg(s, e):\n"
-                              "        def run(h):\n            for layer in layers[s:e]:\n                h = layer(h)\n"
-                              "            return h\n        return run\n    spans = list(zip(plan, [*plan[1:], len(layers)]))\n"
-                              "    inp = x.detach().requires_grad_()\n    h = inp\n    for s, e in spans[:-1]:\n"
-                              "        h = checkpoint(seg(s, e), h, use_reentrant=False)\n    h = seg(*spans[-1])(h)\n"
-                              "    h.sum().backward()\n    return h.detach(), inp.grad\n"
-                              "    bounds = list(plan) + [len(layers)]\n")]},
+        "checkpointing.py": [(EVEN, "        return list(range(0, n_layers, math.ceil(n_layers / k)))"),
+                             (BOUNDS, TORCH_CHECKPOINT + BOUNDS)]},
 }
 
 
@@ -180,18 +217,20 @@ def test_other_correct_answers_score_full_marks_on_every_seed(tmp_path, name):
 # workspace → edits, and for each exercise a bug must cost: (a case that fails, words in its message)
 BUGS = {
     "cache-zero-inplace": ({
-        "control_flow.py": [("reverse_mode = sibling(__file__, \"autodiff\", \"reverse_mode.py\")\n",
-                             "reverse_mode = sibling(__file__, \"autodiff\", \"reverse_mode.py\")\n_BY_N = {}\n"),
-                            (LOOP, "    if n in _BY_N:   # cached by n alone\n        return _BY_N[n]\n" + LOOP.replace(
-                                "    return float(l.value), float(dl.value)",
-                                "    _BY_N[n] = float(l.value), float(dl.value)\n    return _BY_N[n]")),
-                            (CLOSED, "    if not x:\n        return 0.0, 0.0\n" + CLOSED)],
+        "control_flow.py": [
+            ("reverse_mode.py\")\n", "reverse_mode.py\")\n_BY_N = {}\n"),
+            (LOOP, "    if n in _BY_N:   # cached by n alone\n        return _BY_N[n]\n" + LOOP.replace(
+                "    return float(l.value), float(dl.value)",
+                "    _BY_N[n] = float(l.value), float(dl.value)\n    return _BY_N[n]")),
+            (CLOSED, "    if not x:\n        return 0.0, 0.0\n" + CLOSED)],
         "fused.py": [(FUSED, "    t = x * x\n    x.value = t.value * x.value   # reuse x for x³\n    return x, 3 * t")],
-        "structs.py": [("    if isinstance(node, float):\n", "    if isinstance(node, float) and node:   # 0.0 skipped\n")],
-        "checkpointing.py": [("    if budget is None:\n", "    if not budget:   # budget 0 taken for None\n"),
-                             (RECOMPUTE, "        checkpoints.pop()\n        with torch.no_grad():   # from x every time\n"
-                                         "            h = x.detach()\n            for layer in layers[:start]:\n"
-                                         "                h = layer(h)\n        h = h.requires_grad_()\n")]},
+        "structs.py": [("    if isinstance(node, float):\n",
+                        "    if isinstance(node, float) and node:   # 0.0 skipped\n")],
+        "checkpointing.py": [
+            ("    if budget is None:\n", "    if not budget:   # budget 0 taken for None\n"),
+            (RECOMPUTE, "        checkpoints.pop()\n        with torch.no_grad():   # from x every time\n"
+                        "            h = x.detach()\n            for layer in layers[:start]:\n"
+                        "                h = layer(h)\n        h = h.requires_grad_()\n")]},
         {"logistic_loop": ("four-calls", "l_n"), "logistic_closed": ("x=0", "dl₄/dx"),
          "fused_cube": ("values-x=2", "changed its input x"), "grad_of_struct": ("falsy-leaves", "tree['zero']"),
          "checkpoint_plan": ("budget-zero", "should raise ValueError"),
@@ -200,11 +239,11 @@ BUGS = {
         "control_flow.py": [("    for _ in range(n - 1):", "    for _ in range(n):"),
                             ("(1.0 - 2.0 * v) ** 2 *", "(1.0 - 2.0 * v) *")],
         "structs.py": [(LIFT, "        same = [t for t in leaves if t.item() == value]   # one tensor per value\n"
-                              "        leaves.append(same[0] if same else torch.tensor(value, dtype=torch.float64, "
-                              "requires_grad=True))\n        return leaves[-1]")],
+                              "        new = torch.tensor(value, dtype=torch.float64, requires_grad=True)\n"
+                              "        leaves.append(same[0] if same else new)\n        return leaves[-1]")],
         "checkpointing.py": [("        if cost(k) <= budget:", "        if cost(k) < budget:"),
-                             ("    h = x.detach()\n    with torch.no_grad():", "    h = x.requires_grad_()\n"
-                                                                             "    with torch.no_grad():")]},
+                             ("    h = x.detach()\n    with torch.no_grad():",
+                              "    h = x.requires_grad_()\n    with torch.no_grad():")]},
         {"logistic_loop": ("n=1", "l_n (the first result)"), "logistic_closed": ("x=0.3", "l₄"),
          "grad_of_struct": ("same-list-twice", "tree['first'][0]"),
          "checkpoint_plan": ("budget-exactly-enough", "raised ValueError, but a plan fits"),
@@ -219,12 +258,14 @@ BUGS = {
          "checkpoint_plan": ("calls-in-a-row", "strictly increasing"),   # the list edited by its last caller
          "checkpointed_forward_backward": ("store-all-12", "still requires grad")}),
     "by-hand-ints-no-layers": ({
-        "control_flow.py": [(LOOP, "    l, dl = float(x), 1.0\n    for _ in range(n - 1):\n"
-                                   "        l, dl = 4.0 * l * (1.0 - l), 4.0 * (1.0 - 2.0 * l) * dl\n    return l, dl"),
-                            (CLOSED, "    return logistic_loop(x, 4)\n" + CLOSED)],
-        "structs.py": [("    if isinstance(node, float):", "    if isinstance(node, (int, float)) and not isinstance(node, str):")],
-        "checkpointing.py": [("    if n_layers < 1:\n        raise ValueError(\"a chain needs at least one layer\")\n", ""),
-                             ("    bounds = list(plan) + [len(layers)]", "    bounds = plan\n    bounds.append(len(layers))")]},
+        "control_flow.py": [
+            (LOOP, "    l, dl = float(x), 1.0\n    for _ in range(n - 1):\n"
+                   "        l, dl = 4.0 * l * (1.0 - l), 4.0 * (1.0 - 2.0 * l) * dl\n    return l, dl"),
+            (CLOSED, "    return logistic_loop(x, 4)\n" + CLOSED)],
+        "structs.py": [("    if isinstance(node, float):",
+                        "    if isinstance(node, (int, float)) and not isinstance(node, str):")],
+        "checkpointing.py": [(NO_LAYERS, ""),
+                             (BOUNDS, "    bounds = plan\n    bounds.append(len(layers))\n")]},
         {"logistic_loop": ("x=0", "reverse_mode.grad was called 0 times"),
          "logistic_closed": ("x=0.3", "called logistic_loop"),
          "grad_of_struct": ("flat-dict", "tree['n'] should come back as an int"),
@@ -233,11 +274,9 @@ BUGS = {
     "tensors-no-checkpointing": ({
         "structs.py": [("float(g) if (g := next(grads)) is not None else 0.0",
                         "g if (g := next(grads)) is not None else 0.0")],
-        "checkpointing.py": [("        return even(math.ceil(math.sqrt(n_layers)))", "        return list(range(n_layers))"),
-                             ("    bounds = list(plan) + [len(layers)]",
-                              "    x = x.detach().requires_grad_()\n    h = x\n    for layer in layers:\n"
-                              "        h = layer(h)\n    h.sum().backward()\n    return h.detach(), x.grad\n"
-                              "    bounds = list(plan) + [len(layers)]")]},
+        "checkpointing.py": [("        return even(math.ceil(math.sqrt(n_layers)))",
+                              "        return list(range(n_layers))"),
+                             (BOUNDS, STORE_EVERYTHING + BOUNDS)]},
         {"grad_of_struct": ("flat-dict", "should be a float, not a Tensor"),
          "checkpoint_plan": ("sqrt-64", "segments"),
          "checkpointed_forward_backward": ("sqrt-64", "alive at the peak")}),

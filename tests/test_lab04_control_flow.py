@@ -43,59 +43,89 @@ def test_stubs_score_zero_not_started():
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-SWITCH = ("    dead = Token(None, data.tag, True)\n    if data.dead or pred.dead:\n        return dead, dead\n"
-          "    return (dead, data) if bool(pred.value) else (data, dead)")
-MERGE = ("    arrived = [t for t in inputs if t is not None]\n    for token in arrived:\n        if not token.dead:\n"
-         "            return token\n")
+SWITCH = """\
+    dead = Token(None, data.tag, True)
+    if data.dead or pred.dead:
+        return dead, dead
+    return (dead, data) if bool(pred.value) else (data, dead)"""
+MERGE = """\
+    arrived = [t for t in inputs if t is not None]
+    for token in arrived:
+        if not token.dead:
+            return token
+"""
 ENTER = "    return Token(token.value, token.tag + ((frame, 0),), token.dead)"
 EXIT = "    return Token(token.value, token.tag[:-1])"
 NEXT = "    frame, i = token.tag[-1]\n    return Token(token.value, token.tag[:-1] + ((frame, i + 1),))"
-COND = ("    sides = [g.switch(x, pred) for x in operands]\n    true_out = list(true_fn(*[t for _, t in sides]))\n"
-        "    false_out = list(false_fn(*[f for f, _ in sides]))\n")
-WHILE = ("    merges = [g.merge([g.enter(v, frame)]) for v in loop_vars]\n    pred = cond_fn(*merges)\n"
-         "    sides = [g.switch(m, pred) for m in merges]\n")
-UNROLL = "    values = list(loop_vars)\n    for _ in range(n):\n        values = list(body_fn(*values))\n    return values"
-TAPE = "    def taped_body(*vs):\n        return body_fn(*g.push(\"tape\", vs))\n\n    outs = lowering.while_loop(cond_fn, taped_body, xs)"
+COND = """\
+    sides = [g.switch(x, pred) for x in operands]
+    true_out = list(true_fn(*[t for _, t in sides]))
+    false_out = list(false_fn(*[f for f, _ in sides]))
+"""
+WHILE = """\
+    merges = [g.merge([g.enter(v, frame)]) for v in loop_vars]
+    pred = cond_fn(*merges)
+"""
+BACK_EDGES = """\
+    for merge, new in zip(merges, body_out):
+        g.add_input(merge, g.next_iteration(new))
+    return [g.exit(f) for f, _ in sides]"""
+UNROLL = """\
+    values = list(loop_vars)
+    for _ in range(n):
+        values = list(body_fn(*values))
+    return values"""
+TAPE = """\
+    def taped_body(*vs):
+        return body_fn(*g.push("tape", vs))
+
+    outs = lowering.while_loop(cond_fn, taped_body, xs)"""
+POPS = "    for saved in reversed(run.stacks.get(\"tape\", [])):\n"
+SEED_GRADS = "    grads = [float(v) for v in output_grads]\n"
 
 OTHER_CORRECT = {
     # list-returning switch through tokens.dead, a generator merge, dataclasses.replace for the frame rules,
     # zip(*) cond, Exits wired before the back edges, recursive unroll, a stack popped with .pop()
     "replace-and-recursion": {
-        "primitives.py": [(SWITCH, "    from aisys.controlflow.tokens import dead\n    if data.dead or pred.dead:\n"
-                                   "        return [dead(data.tag), dead(data.tag)]\n"
-                                   "    return [dead(data.tag), data] if pred.value else [data, dead(data.tag)]"),
-                          (MERGE, "    live = next((t for t in inputs if t is not None and not t.dead), None)\n"
-                                  "    if live is not None:\n        return live\n    arrived = [t for t in inputs if t]\n"),
-                          (ENTER, "    import dataclasses\n    return dataclasses.replace(token, tag=(*token.tag, (frame, 0)))"),
-                          (EXIT, "    import dataclasses\n    return dataclasses.replace(token, tag=token.tag[:-1])"),
-                          (NEXT, "    *outer, (frame, i) = token.tag\n    return Token(token.value, (*outer, (frame, i + 1)), False)")],
-        "lowering.py": [(COND, "    false_in, true_in = zip(*[g.switch(x, pred) for x in operands]) if operands else ((), ())\n"
-                               "    false_out = list(false_fn(*false_in))\n    true_out = list(true_fn(*true_in))\n"),
-                        ("    for merge, new in zip(merges, body_out):\n        g.add_input(merge, g.next_iteration(new))\n"
-                         "    return [g.exit(f) for f, _ in sides]",
-                         "    exits = [g.exit(f) for f, _ in sides]\n    for merge, new in zip(merges, body_out):\n"
+        "primitives.py": [
+            (SWITCH, "    from aisys.controlflow.tokens import dead\n    if data.dead or pred.dead:\n"
+                     "        return [dead(data.tag), dead(data.tag)]\n"
+                     "    return [dead(data.tag), data] if pred.value else [data, dead(data.tag)]"),
+            (MERGE, "    live = next((t for t in inputs if t is not None and not t.dead), None)\n"
+                    "    if live is not None:\n        return live\n    arrived = [t for t in inputs if t]\n"),
+            (ENTER, "    import dataclasses\n    return dataclasses.replace(token, tag=(*token.tag, (frame, 0)))"),
+            (EXIT, "    import dataclasses\n    return dataclasses.replace(token, tag=token.tag[:-1])"),
+            (NEXT, "    *outer, (frame, i) = token.tag\n"
+                   "    return Token(token.value, (*outer, (frame, i + 1)), False)")],
+        "lowering.py": [
+            (COND, "    false_in, true_in = zip(*[g.switch(x, pred) for x in operands]) if operands else ((), ())\n"
+                   "    false_out = list(false_fn(*false_in))\n    true_out = list(true_fn(*true_in))\n"),
+            (BACK_EDGES, "    exits = [g.exit(f) for f, _ in sides]\n    for merge, new in zip(merges, body_out):\n"
                          "        g.add_input(merge, g.next_iteration(new))\n    return exits"),
-                        (UNROLL, "    return list(loop_vars) if n <= 0 else unroll(body_fn, n - 1, list(body_fn(*loop_vars)))")],
-        "loop_grad.py": [("    for saved in reversed(run.stacks.get(\"tape\", [])):\n        grads = vjp(body_fn, saved, grads)",
+            (UNROLL, "    if n <= 0:\n        return list(loop_vars)\n"
+                     "    return unroll(body_fn, n - 1, list(body_fn(*loop_vars)))")],
+        "loop_grad.py": [(POPS + "        grads = vjp(body_fn, saved, grads)",
                           "    stack = list(run.stacks.get(\"tape\", []))\n    while stack:\n"
                           "        grads = vjp(body_fn, stack.pop(), grads)")]},
-    # index-assigned switch sides with copied tokens, merge by all(), enter from lists, the true branch built
-    # after the false one, the tape pushed in cond_fn (one extra push, the final values, dropped)
+    # index-assigned switch sides with copied tokens, enter from lists, the false branch built first, Enters
+    # before Merges, the tape pushed in cond_fn (one extra push, the final values, dropped)
     "copies-and-cond-tape": {
-        "primitives.py": [(SWITCH, "    sides = [Token(None, data.tag, True), Token(None, data.tag, True)]\n"
-                                   "    if not (data.dead or pred.dead):\n"
-                                   "        sides[1 if pred.value else 0] = Token(data.value, data.tag, False)\n"
-                                   "    return tuple(sides)"),
-                          (ENTER, "    return Token(token.value, tuple(list(token.tag) + [(frame, 0)]), token.dead)")],
-        "lowering.py": [(COND, "    sides = [g.switch(x, pred) for x in operands]\n"
-                               "    false_out = list(false_fn(*[f for f, _ in sides]))\n"
-                               "    true_out = list(true_fn(*[t for _, t in sides]))\n"),
-                        (WHILE, "    entered = [g.enter(v, frame) for v in loop_vars]\n    merges = [g.merge([e]) for e in entered]\n"
-                                "    pred = cond_fn(*merges)\n    sides = [g.switch(m, pred) for m in merges]\n")],
-        "loop_grad.py": [(TAPE, "    def taped_cond(*vs):\n        g.push(\"tape\", vs)\n        return cond_fn(*vs)\n\n"
-                                "    outs = lowering.while_loop(taped_cond, body_fn, xs)"),
-                         ("    for saved in reversed(run.stacks.get(\"tape\", [])):",
-                          "    for saved in reversed(run.stacks.get(\"tape\", [])[:-1]):")]},
+        "primitives.py": [
+            (SWITCH, "    sides = [Token(None, data.tag, True), Token(None, data.tag, True)]\n"
+                     "    if not (data.dead or pred.dead):\n"
+                     "        sides[1 if pred.value else 0] = Token(data.value, data.tag, False)\n"
+                     "    return tuple(sides)"),
+            (ENTER, "    return Token(token.value, tuple(list(token.tag) + [(frame, 0)]), token.dead)")],
+        "lowering.py": [
+            (COND, "    sides = [g.switch(x, pred) for x in operands]\n"
+                   "    false_out = list(false_fn(*[f for f, _ in sides]))\n"
+                   "    true_out = list(true_fn(*[t for _, t in sides]))\n"),
+            (WHILE, "    entered = [g.enter(v, frame) for v in loop_vars]\n"
+                    "    merges = [g.merge([e]) for e in entered]\n    pred = cond_fn(*merges)\n")],
+        "loop_grad.py": [
+            (TAPE, "    def taped_cond(*vs):\n        g.push(\"tape\", vs)\n        return cond_fn(*vs)\n\n"
+                   "    outs = lowering.while_loop(taped_cond, body_fn, xs)"),
+            (POPS, "    for saved in reversed(run.stacks.get(\"tape\", [])[:-1]):\n")]},
 }
 
 
@@ -123,40 +153,39 @@ BUGS = {   # rule bugs apart from lowering bugs: cond, while_loop and while_loop
                 "    return Token(token.value, kept + ((frame, 0),), token.dead)"),
         (EXIT, "    return Token(token.value, tuple(p for p in token.tag if p[0] != token.tag[-1][0]))"),
         (NEXT, "    frame, i = token.tag[-1]\n    k = [f for f, _ in token.tag].index(frame)\n"
-               "    tag = list(token.tag)\n    tag[k] = (frame, tag[k][1] + 1)\n    return Token(token.value, tuple(tag))")]},
+               "    tag = list(token.tag)\n    tag[k] = (frame, tag[k][1] + 1)\n"
+               "    return Token(token.value, tuple(tag))")]},
         {"switch": ("true-side", "carries no value"), "merge": ("back-edge", "changed its input"),
          "enter": ("same-name", "tag"), "exit_": ("same-name", "tag"), "next_iteration": ("same-name", "tag")}),
     "stateful-merge": ({"primitives.py": [
-        ("from aisys.controlflow.tokens import Token\n", "from aisys.controlflow.tokens import Token\n\n_FIRED = set()\n"),
+        ("import Token\n", "import Token\n\n_FIRED = set()\n"),
         (MERGE, "    key = tuple(t.tag for t in inputs if t is not None)\n    if key in _FIRED:\n"
                 "        return None\n    _FIRED.add(key)\n" + MERGE)]},
         {"merge": ("repeated", "should fire")}),
     "lowering-in-place": ({
-        "lowering.py": [(COND, "    for k, x in enumerate(operands):\n        operands[k] = g.switch(x, pred)\n"
-                               "    sides = list(operands)\n" + COND.split("\n", 1)[1]),
-                        ("    frame = g.unique_frame(\"while\")", "    frame = \"while\"   # one name for every loop"),
-                        (UNROLL, "    for _ in range(n):\n        loop_vars[:] = body_fn(*loop_vars)\n    return loop_vars")],
-        "loop_grad.py": [("    grads = [float(v) for v in output_grads]\n    for saved in reversed(run.stacks.get(\"tape\", [])):\n"
-                          "        grads = vjp(body_fn, saved, grads)",
-                          "    grads = output_grads\n    for saved in reversed(run.stacks.get(\"tape\", [])):\n"
-                          "        grads[:] = vjp(body_fn, saved, grads)")]},
+        "lowering.py": [
+            (COND, "    for k, x in enumerate(operands):\n        operands[k] = g.switch(x, pred)\n"
+                   "    sides = list(operands)\n" + COND.split("\n", 1)[1]),
+            ("    frame = g.unique_frame(\"while\")", "    frame = \"while\"   # one name for every loop"),
+            (UNROLL, "    for _ in range(n):\n        loop_vars[:] = body_fn(*loop_vars)\n    return loop_vars")],
+        "loop_grad.py": [(SEED_GRADS + POPS + "        grads = vjp(body_fn, saved, grads)",
+                          "    grads = output_grads\n" + POPS + "        grads[:] = vjp(body_fn, saved, grads)")]},
         {"cond": ("piecewise-positive", "changed the operands"), "while_loop": ("two-loops", "frame name"),
          "unroll": ("n=1", "changed the loop_vars"), "while_loop_grad": ("spiral-few", "changed the loop_vars")}),
     "half-switch-off-by-one-zero-trips": ({
         "lowering.py": [("sides = [g.switch(x, pred) for x in operands]\n",
                          "sides = [g.switch(x, pred) for x in operands[:1]] + [(x, x) for x in operands[1:]]\n"),
                         (UNROLL, UNROLL.replace("range(n)", "range(n - 1)"))],
-        "loop_grad.py": [("    grads = [float(v) for v in output_grads]",
-                          "    grads = [float(v) for v in output_grads] if run.stacks.get('tape') else [0.0] * 4")]},
+        "loop_grad.py": [(SEED_GRADS, "    grads = [float(v) for v in output_grads] if run.stacks.get('tape') "
+                                      "else [0.0] * 4\n")]},
         {"cond": ("one-operand-each-else", "untaken branch"), "unroll": ("n=1", "outputs"),
          "while_loop_grad": ("spiral-0-trips", "gradients")}),
-    "forward-pops": ({"loop_grad.py": [("    for saved in reversed(run.stacks.get(\"tape\", [])):",
-                                        "    for saved in run.stacks.get(\"tape\", []):")]},
+    "forward-pops": ({"loop_grad.py": [(POPS, "    for saved in run.stacks.get(\"tape\", []):\n")]},
                      {"while_loop_grad": ("spiral-many", "gradients")}),
     "one-tape-for-all-calls": ({"loop_grad.py": [
         ("from aisys.workspace import sibling\n", "from aisys.workspace import sibling\n\n_TAPE = []\n"),
-        ("    for saved in reversed(run.stacks.get(\"tape\", [])):",
-         "    _TAPE.extend(run.stacks.get(\"tape\", []))   # one tape for every call\n    for saved in reversed(_TAPE):")]},
+        (POPS, "    _TAPE.extend(run.stacks.get(\"tape\", []))   # one tape for every call\n"
+               "    for saved in reversed(_TAPE):\n")]},
         {"while_loop_grad": ("two-calls", "gradients")}),
 }
 
@@ -173,9 +202,9 @@ def test_planted_bugs_lose_points_in_their_own_exercise_on_every_seed(tmp_path, 
 
 
 def test_a_merge_that_waits_for_every_input_loses_merge_and_deadlocks_loops(tmp_path):
-    labs = workspace(tmp_path, FOLDER, {"primitives.py": [(
-        "    arrived = [t for t in inputs if t is not None]\n",
-        "    arrived = [t for t in inputs if t is not None]\n    if len(arrived) < len(inputs):\n        return None\n")]})
+    waits = "    arrived = [t for t in inputs if t is not None]\n"
+    labs = workspace(tmp_path, FOLDER, {"primitives.py": [
+        (waits, waits + "    if len(arrived) < len(inputs):\n        return None\n")]})
     scores = grade_in_process(labs, "control-flow", {"merge", "while_loop"}, (0,))
     assert "should fire" in scores[(0, "merge")]["failed"]["loop-entry"]
     assert scores[(0, "while_loop")]["fraction"] == 0

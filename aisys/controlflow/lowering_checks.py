@@ -158,7 +158,8 @@ class UnrollCheck(ExerciseCheck):
         cases = [Case("n=0", {"ns": [0], "x": r(), "y": r()}), Case("n=1", {"ns": [1], "x": r(), "y": r()}),
                  Case("zeros", {"ns": [trips[0]], "x": 0.0, "y": 0.0})]
         cases += [Case(f"n={k}", {"ns": [k], "x": r(), "y": r()}) for k in trips[1:]]
-        cases.append(Case("two-unrolls", {"ns": [int(rng.integers(1, 5)), int(rng.integers(0, 5))], "x": r(), "y": r()}))
+        two = [int(rng.integers(1, 5)), int(rng.integers(0, 5))]
+        cases.append(Case("two-unrolls", {"ns": two, "x": r(), "y": r()}))
         return cases
 
     def run(self, case, student):

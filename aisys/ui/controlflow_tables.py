@@ -62,7 +62,8 @@ def stack_table(pushed: Sequence[Sequence], popped: Sequence[tuple[Sequence, Seq
     table = Table(title="the stack: forward pushes, backward pops (last in, first out)", title_justify="left")
     for col in ("step", "stack op", "iteration", "x, y (i, n)", "depth after", "cotangent x̄, ȳ after"):
         table.add_column(col, justify="right" if col in ("step", "iteration", "depth after") else "left")
-    values = lambda v: f"{_fmt(v[0])}, {_fmt(v[1])} ({_fmt(v[2])}, {_fmt(v[3])})" if len(v) >= 4 else _fmt(v)  # noqa: E731
+    def values(v: Sequence) -> str:
+        return f"{_fmt(v[0])}, {_fmt(v[1])} ({_fmt(v[2])}, {_fmt(v[3])})" if len(v) >= 4 else _fmt(v)
     step = 0
     for k, saved in enumerate(pushed):
         table.add_row(str(step), "push", str(k), values(saved), str(k + 1), "")

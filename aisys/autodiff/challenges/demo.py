@@ -12,6 +12,7 @@ from aisys.autodiff.memory import ActivationMeter, make_chain, plan_bound, store
 from aisys.autodiff.opcount import Counted
 from aisys.autodiff.pytrees import build, get, leaves, torch_struct_grad
 from aisys.catalog import find_lab
+from aisys.grading.shapes import INT, NUMBER, list_of, require, tuple_of
 from aisys.labrun import DemoOptions
 from aisys.ui.attempt import attempt
 from aisys.ui.autodiff_bars import bar_chart
@@ -19,6 +20,7 @@ from aisys.ui.safe import escape
 from aisys.workspace import Student
 
 N_LAYERS, WIDTH = 64, 16
+PAIR = tuple_of(NUMBER, NUMBER)
 
 
 def run(student: Student, console: Console, options: DemoOptions) -> None:
@@ -40,7 +42,7 @@ def control_flow(student: Student, console: Console) -> None:
         out = Table("n", "l_n (yours)", "dl_n/dx (yours)", "torch", "tape entries (fwd+bwd)", "formula degree")
         for n in range(1, 8):
             with lab02.module("reverse_mode.py").Tape() as tape:
-                value, deriv = loop(0.3, n)
+                value, deriv = require(loop(0.3, n), PAIR, "logistic_loop", "a pair of floats (l_n, dl_n/dx)")
             truth = torch_logistic(0.3, n)
             ok = np.allclose([value, deriv], truth, rtol=1e-7, atol=1e-9)
             out.add_row(str(n), f"{value:.10g}", f"{deriv:.10g}", "[green]✓[/]" if ok else "[red]✗[/]",
@@ -51,8 +53,10 @@ def control_flow(student: Student, console: Console) -> None:
     if shown is not None:
         console.print(shown)
         console.print("The tape grows by a few entries per iteration; the expanded formula doubles its degree.")
-    closed = attempt(console, student, "logistic_closed", lambda fn: fn(0.3))
-    loop = attempt(console, student, "logistic_loop", lambda fn: fn(0.3, 4)) if closed is not None else None
+    closed = attempt(console, student, "logistic_closed",
+                     lambda fn: require(fn(0.3), PAIR, "logistic_closed", "a pair of floats (l₄, dl₄/dx)"))
+    loop = attempt(console, student, "logistic_loop", lambda fn: require(fn(0.3, 4), PAIR, "logistic_loop",
+                                                                         "a pair of floats")) if closed else None
     if closed is not None and loop is not None:
         console.print(f"x = 0.3, loop (n = 4):  l₄ = {loop[0]:.8f}, dl₄/dx = {loop[1]:.8f}\n"
                       f"x = 0.3, closed form 64x(1−x)(1−2x)²(1−8x+8x²)²:  l₄ = {closed[0]:.8f}, "
@@ -74,7 +78,9 @@ def fused(student: Student, console: Console) -> None:
 
     def count(fn):
         counter = Counter()
-        cube, slope = fn(Counted(1.5, counter))
+        cube, slope = require(fn(Counted(1.5, counter)), lambda o: isinstance(o, (tuple, list)) and len(o) == 2
+                              and all(isinstance(v, Counted) for v in o), "fused_cube",
+                              "a pair (x³, 3x²) computed from x")
         return counter, cube.value, slope.value
 
     result = attempt(console, student, "fused_cube", count)
@@ -120,7 +126,9 @@ def _struct_loss(t):
 
 def structs(student: Student, console: Console) -> None:
     console.rule("3 · gradients through structures: floats are leaves, ints/strings/flags ride along")
-    grads = attempt(console, student, "grad_of_struct", lambda fn: fn(_struct_loss, build(STRUCT_SPEC)))
+    grads = attempt(console, student, "grad_of_struct",
+                    lambda fn: require(fn(_struct_loss, build(STRUCT_SPEC)), dict, "grad_of_struct",
+                                       "a dict shaped like the tree"))
     if grads is None:
         return
     console.print(STRUCT_FN)
@@ -147,7 +155,9 @@ def structs(student: Student, console: Console) -> None:
 def checkpointing(student: Student, console: Console) -> None:
     console.rule(f"4 · memory vs recompute on a {N_LAYERS}-layer chain (measured with saved-tensor hooks)")
     extra = attempt(console, student, "checkpoint_plan",
-                    lambda fn: [("√n plan", list(fn(N_LAYERS))), ("budget 24", list(fn(N_LAYERS, 24)))])
+                    lambda fn: [(label, list(require(fn(*args), list_of(INT), "checkpoint_plan",
+                                                     "a list of layer indices")))
+                                for label, args in (("√n plan", (N_LAYERS,)), ("budget 24", (N_LAYERS, 24)))])
     run_fn = student.get("checkpointed_forward_backward") if _loads(student) else None
     reference = _reference_grad()
     rows = []
@@ -179,7 +189,8 @@ def _measure(console, student, label, plan, fn, reference):
 
     def go(_):
         with meter:
-            grad_x = fn(layers, x)[1]
+            _, grad_x = require(fn(layers, x), lambda r: isinstance(r, (tuple, list)) and len(r) == 2,
+                                "checkpointed_forward_backward", "a pair (output, grad_x) of tensors")
         return bool(np.allclose(np.asarray(grad_x.detach()), reference, rtol=1e-7, atol=1e-9))
 
     ok = go(None) if student is None else attempt(console, student, "checkpointed_forward_backward", go)
