@@ -228,20 +228,29 @@ def _widest(text: str) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-@pytest.mark.parametrize("args", [(), ("--solution",)])
-def test_demo_exits_zero_and_fits_100_columns(args):
-    proc = run_cli("lab", "run", "control-flow", *args, env={"COLUMNS": "100"})
+def test_demo_exits_zero_with_the_solution_and_fits_100_columns():
+    proc = run_cli("lab", "run", "control-flow", "--solution", env={"COLUMNS": "100"})
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr and _widest(proc.stdout) <= 100
-    if args:
-        assert "✗" not in proc.stdout and "while_1" in proc.stdout
-        merged_dead = next(line for line in proc.stdout.splitlines() if "[dead, dead]" in line)
-        assert "dead @ main:0/while_0:2" in merged_dead   # the tag in the table's title
-        assert "The last column of table 4 ran" in proc.stdout
-        assert "push" in proc.stdout and "pop" in proc.stdout   # the stack, iteration by iteration
-    else:
-        assert "edit labs/04_control_flow/lowering.py: cond" in proc.stdout
-        assert "table 4 ran" not in proc.stdout   # table 4 was not drawn
+    assert "✗" not in proc.stdout and "while_1" in proc.stdout
+    merged_dead = next(line for line in proc.stdout.splitlines() if "[dead, dead]" in line)
+    assert "dead @ main:0/while_0:2" in merged_dead   # the tag in the table's title
+    assert "The last column of table 4 ran" in proc.stdout
+    assert "push" in proc.stdout and "pop" in proc.stdout   # the stack, iteration by iteration
+
+
+def test_demo_runs_on_the_stubs():
+    """In-process (what `aisys lab run control-flow` calls): every section says where to edit."""
+    import io
+
+    from rich.console import Console
+
+    from aisys.labrun import DemoOptions, run_demo
+
+    lab, out = find_lab("control-flow"), io.StringIO()
+    run_demo(lab, Student(lab, STUBS), Console(file=out, width=100), DemoOptions())
+    text = out.getvalue()
+    assert "lowering.py: cond" in text and "table 4 needs your" in text and _widest(text) <= 100
 
 
 # ---------------------------------------------------------------- the bench
