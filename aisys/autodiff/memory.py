@@ -10,7 +10,9 @@ and the count is exact). The `ActivationMeter` sees two things while code runs i
   exactly as long as a backward node can still read it (and it records the peak number
   of distinct tensors saved).
 
-Each layer call also counts one forward op, so `recomputed = forward_ops − n_layers`.
+Each layer call also counts one forward op, per layer (`layer_calls[i]`), so
+`recomputed = forward_ops − n_layers`, and a layer called three times means a segment was
+recomputed twice.
 """
 from __future__ import annotations
 
@@ -26,13 +28,15 @@ class ActivationMeter:
         self.alive = 0
         self.peak_alive = 0
         self.forward_ops = 0
+        self.layer_calls: dict[int, int] = {}
         self.saved: dict[int, int] = {}   # id(tensor) -> number of backward nodes holding it
         self.peak_saved = 0
         self._hooks = None
 
-    def track(self, tensor) -> None:
-        """Called by a layer on its output: one more activation, until it is freed."""
+    def track(self, tensor, layer: int = -1) -> None:
+        """Called by layer `layer` on its output: one more activation, until it is freed."""
         self.forward_ops += 1
+        self.layer_calls[layer] = self.layer_calls.get(layer, 0) + 1
         self.alive += 1
         self.peak_alive = max(self.peak_alive, self.alive)
         weakref.finalize(tensor, self._freed)
@@ -86,8 +90,9 @@ def make_chain(n_layers: int, width: int = 16, seed: int = 0, meter: ActivationM
     import torch
 
     class Layer(torch.nn.Module):
-        def __init__(self, generator):
+        def __init__(self, generator, index):
             super().__init__()
+            self.index = index
             self.w = torch.nn.Parameter(torch.randn(width, generator=generator, dtype=torch.float64) * 0.5 + 1.0)
             self.b = torch.nn.Parameter(torch.randn(width, generator=generator, dtype=torch.float64) * 0.1)
             self.w._aisys_parameter = self.b._aisys_parameter = True
@@ -95,11 +100,11 @@ def make_chain(n_layers: int, width: int = 16, seed: int = 0, meter: ActivationM
         def forward(self, h):
             out = torch.tanh(h * self.w + self.b)
             if meter is not None:
-                meter.track(out)
+                meter.track(out, self.index)
             return out
 
     generator = torch.Generator().manual_seed(seed)
-    return [Layer(generator) for _ in range(n_layers)]
+    return [Layer(generator, i) for i in range(n_layers)]
 
 
 def segments(plan: Sequence[int], n_layers: int) -> list[tuple[int, int]]:

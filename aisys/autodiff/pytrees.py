@@ -63,23 +63,38 @@ def random_spec(rng: np.random.Generator, depth: int = 0) -> dict:
     return {"kind": kind, "items": children}
 
 
-def build(spec: dict, float_leaf: Callable[[float], Any] | None = None) -> Any:
-    """The tree a spec describes; `float_leaf` (if given) replaces each float, in `paths` order."""
+def build(spec: dict, float_leaf: Callable[[float], Any] | None = None, _shared: dict | None = None) -> Any:
+    """The tree a spec describes; `float_leaf` (if given) replaces each float, in `paths` order.
+
+    A `{"kind": "shared", "id": ..., "spec": ...}` node is one object that appears at several
+    positions of the tree (aliasing). Each position is a leaf of its own — JAX's rule: a
+    pytree's leaves are positions — so with `float_leaf` every position is rebuilt apart.
+    """
     kind = spec["kind"]
+    if kind == "shared":
+        if float_leaf is not None:
+            return build(spec["spec"], float_leaf)
+        memo = {} if _shared is None else _shared
+        if spec["id"] not in memo:
+            memo[spec["id"]] = build(spec["spec"], None, memo)
+        return memo[spec["id"]]
+    if _shared is None and float_leaf is None:
+        _shared = {}
     if kind == "float" and float_leaf is not None:
         return float_leaf(spec["value"])
     if kind in ("float", "int", "str", "bool", "none"):
         return spec["value"]
     if kind in DATACLASSES:
-        return DATACLASSES[kind](**{k: build(v, float_leaf) for k, v in spec["fields"].items()})
+        return DATACLASSES[kind](**{k: build(v, float_leaf, _shared) for k, v in spec["fields"].items()})
     if kind == "dict":
-        return {k: build(v, float_leaf) for k, v in spec["items"].items()}
-    items = [build(v, float_leaf) for v in spec["items"]]
+        return {k: build(v, float_leaf, _shared) for k, v in spec["items"].items()}
+    items = [build(v, float_leaf, _shared) for v in spec["items"]]
     return items if kind == "list" else tuple(items)
 
 
-def torch_struct_grad(tree_spec: dict, fn_spec: dict) -> Any:
-    """Ground truth: the tree with each float replaced by torch's gradient (0.0 if unused)."""
+def torch_struct_grad(tree_spec: dict, fn_spec: dict | Callable[[Any], Any]) -> Any:
+    """Ground truth: the tree with each float replaced by torch's gradient (0.0 if unused);
+    `fn_spec` is a program spec (see `make_fn`) or a function of the tree itself."""
     import torch
 
     leaves: list = []
@@ -88,8 +103,9 @@ def torch_struct_grad(tree_spec: dict, fn_spec: dict) -> Any:
         leaves.append(torch.tensor(value, dtype=torch.float64, requires_grad=True))
         return leaves[-1]
 
-    y = make_fn(tree_spec, fn_spec)(build(tree_spec, lift))
-    grads = iter(torch.autograd.grad(y, leaves, allow_unused=True))
+    fn = fn_spec if callable(fn_spec) else make_fn(tree_spec, fn_spec)
+    y = fn(build(tree_spec, lift))
+    grads = iter(torch.autograd.grad(y, leaves, allow_unused=True) if leaves else ())
     return build(tree_spec, lambda _: float(g) if (g := next(grads)) is not None else 0.0)
 
 
@@ -97,9 +113,29 @@ def paths(spec: dict, kind: str, prefix: tuple = ()) -> list[tuple]:
     """Paths (keys, indices, field names) to every leaf of one kind, in a fixed order."""
     if spec["kind"] == kind:
         return [prefix]
+    if spec["kind"] == "shared":
+        return paths(spec["spec"], kind, prefix)
     children = spec.get("fields") or spec.get("items") or {}
     pairs = children.items() if isinstance(children, dict) else enumerate(children)
     return [p for key, child in pairs for p in paths(child, kind, prefix + (key,))]
+
+
+def leaves(spec: dict, where: str = "") -> list[tuple[tuple, str, str, Any]]:
+    """(path, shown path, kind, value) of every leaf in order: ("encoder", "weight") is shown
+    'encoder.weight', a list item 'scales[0]'."""
+    kind = spec["kind"]
+    if kind == "shared":
+        return leaves(spec["spec"], where)
+    if kind in ("float", "int", "str", "bool", "none"):
+        return [((), where or "tree", kind, spec["value"])]
+    if kind in DATACLASSES:
+        pairs = [(k, f"{where}.{k}" if where else k, c) for k, c in spec["fields"].items()]
+    elif kind == "dict":
+        pairs = [(k, f"{where}[{k!r}]" if where else k, c) for k, c in spec["items"].items()]
+    else:
+        pairs = [(i, f"{where}[{i}]", c) for i, c in enumerate(spec["items"])]
+    return [((key, *path), shown, kind_, value) for key, name, child in pairs
+            for path, shown, kind_, value in leaves(child, name)]
 
 
 def get(tree: Any, path: tuple) -> Any:
@@ -116,15 +152,34 @@ def random_fn_spec(rng: np.random.Generator, tree_spec: dict) -> dict:
     return {"steps": [list(s) for s in steps], "output": outs[-1], "used": used}
 
 
+def weighted_fn_spec(n_floats: int, used: int | None = None) -> dict:
+    """A fixed program whose gradient is nonzero at every used leaf whatever its value
+    (0.0 included): Σ (i + 2)·p_i + p_0·p_last (|p| ≤ 1.5, so ∂/∂p_i ≥ 0.5 in size)."""
+    used = n_floats if used is None else used
+    if used == 0:
+        return {"steps": [], "output": None, "used": 0}
+    steps = [[f"w{i}", "mul", [f"p{i}", float(i + 2)]] for i in range(used)]
+    steps.append(["cross", "mul", ["p0", f"p{used - 1}"]])
+    total = "cross"
+    for i in range(used):
+        steps.append([f"s{i}", "add", [total, f"w{i}"]])
+        total = f"s{i}"
+    return {"steps": steps, "output": total, "used": used}
+
+
 def make_fn(tree_spec: dict, fn_spec: dict) -> Callable[[Any], Any]:
     """fn(tree): the program over float leaves, × (1 + sum of int fields), squared if any
-    string field says "square" — non-float fields steer but are never differentiated."""
+    string field says "square" — non-float fields steer but are never differentiated. With
+    no float leaf used it returns a constant float64 tensor."""
     float_paths = paths(tree_spec, "float")[: fn_spec["used"]]
     int_paths, str_paths = paths(tree_spec, "int"), paths(tree_spec, "str")
 
     def fn(tree):
+        import torch
+
         env = {f"p{i}": get(tree, p) for i, p in enumerate(float_paths)}
-        y = evaluate(fn_spec["steps"], env)[fn_spec["output"]]
+        y = evaluate(fn_spec["steps"], env)[fn_spec["output"]] if float_paths else \
+            torch.tensor(1.0, dtype=torch.float64)
         y = y * (1 + sum(int(get(tree, p)) for p in int_paths))
         return y * y if any(get(tree, p) == "square" for p in str_paths) else y
 

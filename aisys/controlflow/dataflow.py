@@ -145,6 +145,8 @@ class DataflowGraph:
     def merge(self, values: Sequence[Value]) -> Value:
         """Forwards whichever input arrives live. A loop's Merge is made with its Enter
         input only; `add_input` wires the NextIteration back edge once the body exists."""
+        if not values:
+            raise GraphBuildError("merge: a Merge needs at least one input")
         node = self._add("Merge", values, self._same_ctx("Merge", values))
         return Value(self, node.name)
 

@@ -2,23 +2,26 @@
 traces with frames and iteration ids, results against Python and torch, three approaches."""
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from types import SimpleNamespace
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from aisys.controlflow import programs as P
 from aisys.controlflow.dataflow import DataflowGraph
 from aisys.controlflow.interpreter import execute, frame_iterations
-from aisys.controlflow.lowering_checks import RULE_NAMES
-from aisys.quiet import quiet_torch
+from aisys.controlflow.loop_grad_checks import torch_loop_grad
+from aisys.controlflow.student_code import RULE_NAMES, checked_cond, checked_while_loop, require_values
 from aisys.controlflow.tokens import Token, show_tag
 from aisys.graph.dot import to_dot
+from aisys.grading.shapes import describe, require
 from aisys.labrun import DemoOptions
+from aisys.quiet import quiet_torch
 from aisys.ui.attempt import attempt
-from aisys.ui.controlflow_tables import trace_table, wiring_table
+from aisys.ui.safe import escape
+from aisys.ui.controlflow_tables import stack_table, trace_table, wiring_table
 from aisys.ui.graph_tree import graph_tree
 from aisys.workspace import Student
 
@@ -47,8 +50,10 @@ def firing_rules(student: Student, console: Console):
     dead = Token(None, live.tag, True)   # every input in the table carries the tag in the title
     pred_t, pred_f = Token(True, live.tag), Token(False, live.tag)
     examples = {
-        "switch": [("data=3.0, pred=True", lambda f: f(live, pred_t)), ("data=3.0, pred=False", lambda f: f(live, pred_f))],
-        "merge": [("[live, not arrived]", lambda f: f([live, None])), ("[dead, not arrived]", lambda f: f([dead, None])),
+        "switch": [("data=3.0, pred=True", lambda f: f(live, pred_t)),
+                   ("data=3.0, pred=False", lambda f: f(live, pred_f))],
+        "merge": [("[live, not arrived]", lambda f: f([live, None])),
+                  ("[dead, not arrived]", lambda f: f([dead, None])),
                   ("[dead, dead]", lambda f: f([dead, dead]))],
         "enter": [("live, frame 'while_1'", lambda f: f(live, "while_1"))],
         "exit_": [("live", lambda f: f(live)), ("dead", lambda f: f(dead))],
@@ -81,7 +86,8 @@ def wiring(console: Console, lowering, rules, options: DemoOptions) -> None:
             console.print(graph_tree(g.ir, "piecewise(x) = 2x + 1 if x > 0 else -x"))
             console.print(wiring_table(g, "wiring (Switch out: F = false, T = true)"))
             for feeds in BRANCH_FEEDS["piecewise"]:
-                _trace(console, g, outs, rules, feeds, f"execution log, x = {feeds['x']} (dead rows: the untaken branch)")
+                _trace(console, g, outs, rules, feeds,
+                       f"execution log, x = {feeds['x']} (dead rows: the untaken branch)")
     console.rule("3 · while_loop lowered to Enter/Merge/Switch/NextIteration/Exit")
     if lowering.while_loop:
         g, outs = lowering.build(P.sum_to, ["n", "i", "s"])
@@ -91,7 +97,8 @@ def wiring(console: Console, lowering, rules, options: DemoOptions) -> None:
             if options.dot:
                 options.dot.write_text(to_dot(g.ir, "sum_to"))
                 console.print(f"DOT written to {options.dot}")
-            _trace(console, g, outs, rules, {"n": 2, "i": 0, "s": 0}, "execution log, n = 2: frame while_0, iterations 0..3")
+            _trace(console, g, outs, rules, {"n": 2, "i": 0, "s": 0},
+                   "execution log, n = 2: frame while_0, iterations 0..3")
             nested_frames(console, lowering, rules)
 
 
@@ -113,8 +120,8 @@ class Lowering:
 
     def __init__(self, student: Student, console: Console) -> None:
         self.student, self.console = student, console
-        self.cond = attempt(console, student, "cond", lambda f: f)
-        self.while_loop = attempt(console, student, "while_loop", lambda f: f)
+        self.cond = attempt(console, student, "cond", checked_cond)
+        self.while_loop = attempt(console, student, "while_loop", checked_while_loop)
 
     def build(self, program, names: list[str]):
         """(graph, outputs) of `program` lowered by the student's code, or (None, None)."""
@@ -148,19 +155,21 @@ def results(console: Console, lowering: Lowering, rules) -> bool:
     import torch
 
     torch_ready = hasattr(torch, "cond")
-    table = Table("program", "inputs", "graph", "python", "", "firings",
+    table = Table("program", "inputs", "graph", "python", "same", "firings",
                   "torch.cond / torch.while_loop" if torch_ready else f"(torch {torch.__version__}: no torch.cond)")
     cases = [(n, f) for n, fs in BRANCH_FEEDS.items() for f in fs] + list(LOOP_FEEDS.items())
     programs = P.BRANCH_PROGRAMS | P.LOOP_PROGRAMS
     for name, feeds in cases:
         g, outs = lowering.build(programs[name], list(feeds))
         if g is None:
+            console.print("table 4 needs your firing rules, cond and while_loop (see the notes above)")
             return False
         run = attempt_run(console, g, rules, feeds)
         mine = [run.value(o) for o in outs] if run is not None else None
         truth = list(programs[name](P.PY, *feeds.values()))
         mark = "[green]✓[/]" if mine == truth else "[red]✗[/]" if mine is not None else ""
-        table.add_row(name, str(feeds), str(mine), str(truth), mark, str(len(run.log)) if run else "",
+        table.add_row(name, ", ".join(f"{k}={v}" for k, v in feeds.items()), escape(str(mine)), str(truth), mark,
+                      str(len(run.log)) if run else "",
                       _torch_result(programs[name], feeds) if torch_ready else "")
     console.print(table)
     return torch_ready
@@ -178,24 +187,53 @@ def _torch_result(program, feeds: dict) -> str:
 
 
 def gradients(student: Student, console: Console) -> None:
-    console.rule("5 · gradients through a loop: a stack of per-iteration values")
-    vars0, grads = [0.5, -0.3, 0.0, 5.0], [1.0, 1.0, 0.0, 0.0]
-    got = attempt(console, student, "while_loop_grad", lambda f: f(
-        partial(P.grad_cond, P.GRAPH_MATH), partial(P.grad_body_spiral, P.GRAPH_MATH), vars0, grads))
+    console.rule("5 · gradients through a loop: push each iteration's inputs, pop them in reverse")
+    vars0, grads = [0.5, -0.3, 0.0, 4.0], [1.0, 1.0, 0.0, 0.0]
+    runs, vjps = [], []
+
+    def call(fn):
+        module = student.module("loop_grad.py")
+        with _recording(module, "execute", runs), _recording(module, "vjp", vjps):
+            got = fn(partial(P.grad_cond, P.GRAPH_MATH), partial(P.grad_body_spiral, P.GRAPH_MATH), vars0, grads)
+        return require(got, lambda o: isinstance(o, (tuple, list)) and len(o) == 2 and isinstance(o[1], (tuple, list)),
+                       "while_loop_grad", "(final_vars, grads)")
+
+    got = attempt(console, student, "while_loop_grad", call)
     if got is None:
         return
-    import torch
-
-    ns = SimpleNamespace(sin=torch.sin, cos=torch.cos, exp=torch.exp)
-    start = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in vars0]
-    vs = list(start)
-    while bool(P.grad_cond(ns, *vs)):
-        vs = list(P.grad_body_spiral(ns, *vs))
-    truth = torch.autograd.grad(vs[0] + vs[1], start[:2])
-    table = Table("", "d/dx0", "d/dy0", title="spiral loop, 5 iterations", title_justify="left")
-    table.add_row("while_loop_grad", *(f"{g:.10f}" for g in got[1][:2]))
-    table.add_row("torch autograd", *(f"{float(g):.10f}" for g in truth))
+    console.print("spiral loop, 4 iterations: x ← 0.9·sin x + 0.3·y,  y ← 0.8·y − 0.1·x²,  i ← i + 1\n"
+                  "gradient of x + y at the end: the backward loop starts from the cotangent (x̄, ȳ) = (1, 1)")
+    stacks = [stack for _, run in runs for stack in run.stacks.values() if stack]
+    if len(stacks) == 1 and vjps:
+        console.print(stack_table(stacks[0], [(args[1], out) for args, out in vjps]))
+    else:
+        console.print("(your while_loop_grad did not push one stack through execute() and pop it into vjp(), "
+                      "so there is no stack to show)")
+    _, truth = torch_loop_grad("spiral", vars0, grads)
+    table = Table("", "∂/∂x₀", "∂/∂y₀")
+    table.add_row("while_loop_grad (yours)", *(f"{g:.10f}" if isinstance(g, (int, float)) else escape(describe(g))
+                                               for g in list(got[1])[:2]))
+    table.add_row("torch autograd", *(f"{g:.10f}" for g in truth[:2]))
     console.print(table)
+
+
+@contextlib.contextmanager
+def _recording(module, name: str, calls: list):
+    """Record (args, result) of every call of `module.name` while inside (if the module has it)."""
+    original = getattr(module, name, None)
+    if not callable(original):
+        yield
+        return
+
+    def recorded(*args, **kwargs):
+        out = original(*args, **kwargs)
+        calls.append((args, out))
+        return out
+    setattr(module, name, recorded)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
 
 
 def unrolling(student: Student, console: Console) -> None:
@@ -205,7 +243,8 @@ def unrolling(student: Student, console: Console) -> None:
     def grow(unroll):
         for n in (1, 2, 4, 8):
             g = DataflowGraph()
-            outs = unroll(partial(P.unroll_body, P.GRAPH_MATH), n, [g.placeholder("x"), g.placeholder("y")])
+            outs = require_values(unroll(partial(P.unroll_body, P.GRAPH_MATH), n, [g.placeholder("x"),
+                                  g.placeholder("y")]), "unroll", 2, "the loop variables after n steps")
             counts = g.op_counts()
             run = execute(g, None, {"x": 1.0, "y": 0.5})
             prims = sum(counts.get(p, 0) for p in ("Switch", "Merge", "Enter", "Exit", "NextIteration"))
@@ -235,8 +274,9 @@ def approaches(console: Console) -> None:
     table = Table("approach", "who", "how", "cost")
     table.add_row("host language", "PyTorch eager, JAX outside jit", "Python's own if/while run the ops",
                   "easy to write; no whole graph to optimise or export")
-    table.add_row("graph primitives", "TensorFlow 1.x (tf.cond, tf.while_loop)",
-                  "Switch/Merge/Enter/Exit/NextIteration in the graph", "one graph, any trip count; hard to read and debug")
+    table.add_row("control-flow primitives", "TensorFlow 1.x (tf.cond, tf.while_loop)",
+                  "Switch, Merge, Enter, Exit, NextIteration in the graph",
+                  "one graph, any trip count; hard to read and debug")
     table.add_row("source parsing", "MindSpore, Paddle dy2static, TorchScript",
                   "parse the Python AST, emit graph control flow", "Python-looking code; only a subset of Python")
     console.print(table)

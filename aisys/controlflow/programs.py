@@ -76,6 +76,47 @@ def one_operand_each(ns, x, y):
     return ns.cond(x > 0, then, other, [x, y])
 
 
+def same_operand_twice(ns, x):
+    """(a·b + a) if x > 0 else (a − 2b), with a and b the same x: one Value, two operands"""
+    def then(a, b):
+        with ns.scope("then"):
+            return (a * b + a,)
+
+    def other(a, b):
+        with ns.scope("else"):
+            return (a - b * 2,)
+    return ns.cond(x > 0, then, other, [x, x])
+
+
+def identity_branch(ns, x):
+    """x if x < 5 else x - 5: the true branch returns its operand untouched (no op of its own)"""
+    def other(x):
+        with ns.scope("else"):
+            return (x - 5,)
+    return ns.cond(x < 5, lambda x: (x,), other, [x])
+
+
+def two_conds(ns, x, y):
+    """two conds in one graph, one taking each side: a = |x − y| by branches, then a·2 or a + x"""
+    def first_then(x, y):
+        with ns.scope("first/then"):
+            return (x - y,)
+
+    def first_else(x, y):
+        with ns.scope("first/else"):
+            return (y - x,)
+
+    def second_then(a, x):
+        with ns.scope("second/then"):
+            return (a * 2,)
+
+    def second_else(a, x):
+        with ns.scope("second/else"):
+            return (a + x,)
+    (a,) = ns.cond(x > y, first_then, first_else, [x, y])
+    return ns.cond(x < y, second_then, second_else, [a, x])
+
+
 def nested_cond(ns, x):
     """x > 0: (x > 10: x - 10 else x * 3) else x * x"""
     def inner_then(x):
@@ -132,10 +173,32 @@ def nested_loops(ns, n, i, total):
     return [total]
 
 
+def two_loops(ns, n, i, s):
+    """two loops one after the other: s = 0 + ... + n, then how many halvings take s to 1"""
+    i, s, n = ns.while_loop(lambda i, s, n: i <= n, lambda i, s, n: (i + 1, s + i, n), [i, s, n])
+    s, k = ns.while_loop(lambda s, k: s > 1, lambda s, k: (s // 2, k + 1), [s, i * 0])
+    return [k]
+
+
+def doubling(ns, x):
+    """one Value as two loop variables: a doubles until 100, b adds up the a's"""
+    a, b = ns.while_loop(lambda a, b: a < 100, lambda a, b: (a * 2, b + a), [x, x])
+    return [a, b]
+
+
+def halving(ns, x, k):
+    """floats, negative, sign flipping: x ← −x/2 while x² > 1"""
+    x, k = ns.while_loop(lambda x, k: x * x > 1, lambda x, k: (x * -0.5, k + 1), [x, k])
+    return [x, k]
+
+
 BRANCH_PROGRAMS: dict[str, Callable] = {"piecewise": piecewise, "two_operands": two_operands,
-                                        "one_operand_each": one_operand_each, "nested_cond": nested_cond}
+                                        "one_operand_each": one_operand_each, "nested_cond": nested_cond,
+                                        "same_operand_twice": same_operand_twice, "identity_branch": identity_branch,
+                                        "two_conds": two_conds}
 LOOP_PROGRAMS: dict[str, Callable] = {"sum_to": sum_to, "factorial": factorial, "collatz": collatz,
-                                      "nested_loops": nested_loops}
+                                      "nested_loops": nested_loops, "two_loops": two_loops, "doubling": doubling,
+                                      "halving": halving}
 
 
 # ---------------------------------------------------------------- differentiable loops

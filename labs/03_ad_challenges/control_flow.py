@@ -28,8 +28,10 @@ reverse_mode = sibling(__file__, "autodiff", "reverse_mode.py")
 def logistic_loop(x: float, n: int) -> tuple[float, float]:
     """(l_n, dl_n/dx) for the logistic map started at l₁ = x, by a Python loop.
 
-    n = 1 is x itself (derivative 1); n = 4 is the article's l₄. The derivative comes from
-    `reverse_mode.grad` on a `reverse_mode.Variable` — no hand-written derivative.
+    n = 1 is x itself (derivative 1); n = 4 is the article's l₄. x may be any float: 0 stays
+    0, 0.5 reaches 1 and then 0 (derivative 0), values outside [0, 1] run off to −∞. The
+    derivative comes from one `reverse_mode.grad` call on a `reverse_mode.Variable` — no
+    hand-written derivative — and each call stands alone (no state kept between calls).
 
     Hint: start from one `reverse_mode.Variable`, run the recurrence as written (how many
     updates take l₁ to l_n?), then ask `reverse_mode.grad` for the derivative; return plain

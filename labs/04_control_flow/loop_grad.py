@@ -34,7 +34,8 @@ def while_loop_grad(cond_fn: Callable, body_fn: Callable, loop_vars: Sequence[fl
 
     Returns `(final_loop_vars, grads)` where `grads[k]` is d(Σ output_grads · outputs) /
     d loop_vars[k]. `cond_fn` and `body_fn` take and return graph Values, as for your
-    `while_loop`.
+    `while_loop`. The loop may run zero times (then grads = output_grads). Build a fresh
+    graph in every call, and leave `loop_vars` and `output_grads` as they were given.
 
     Hint: build the loop on placeholders with a body that first pushes its inputs
     (`vs = g.push("tape", vs)`), execute it, then pop `run.stacks["tape"]` in reverse while

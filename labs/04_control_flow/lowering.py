@@ -34,7 +34,9 @@ def cond(pred: Value, true_fn: Callable, false_fn: Callable, operands: Sequence[
 
     Switch every operand on `pred`; call `true_fn` on the true sides and `false_fn` on the
     false sides, so the untaken branch only ever sees dead tokens; Merge the two results
-    pairwise.
+    pairwise. The same Value may come twice among the operands, and a branch may return an
+    operand untouched; several conds may share one graph (and one pred). Leave the
+    `operands` list as it was given.
 
     Hint: `sides = [g.switch(x, pred) for x in operands]`; `sides[k][1]` is the true side.
     """
@@ -48,7 +50,9 @@ def while_loop(cond_fn: Callable, body_fn: Callable, loop_vars: Sequence[Value])
     back edge later), Switch on the predicate `cond_fn(*merged)`; the true side feeds
     `body_fn`, whose outputs go through NextIteration back into the Merges; the false side
     leaves through Exit. Every value the body needs must be a loop variable (a value from
-    outside would need an Enter too).
+    outside would need an Enter too). The loop may run zero times; one Value may be passed
+    as two loop variables; two loops in one graph need two frames (`g.unique_frame`).
+    Leave the `loop_vars` list as it was given.
 
     Hint: create the Merges with one input (`g.merge([entered])`), build the body, then
     `g.add_input(merge, g.next_iteration(new_value))`.
@@ -62,6 +66,9 @@ def unroll(body_fn: Callable, n: int, loop_vars: Sequence[Value]) -> list[Value]
     When the trip count is a compile-time constant, MindSpore (and XLA) may simply copy the
     body n times: a bigger graph (n × the body's ops) but a plain DAG that the scheduler and
     the optimiser understand fully, with no frames at run time.
+
+    n may be 0 (the loop variables come back as they are, in a new list); leave the
+    `loop_vars` list as it was given.
 
     Hint: a Python `for` loop over `range(n)` while *building* the graph.
     """

@@ -28,10 +28,12 @@ def switch(data: Token, pred: Token) -> tuple[Token, Token]:
     """Route `data` by `pred`: return `(false_side, true_side)`.
 
     The chosen side carries `data` (same value, same tag); the other side carries a dead
-    token with the same tag. If `data` or `pred` is dead, *both* sides are dead — that is how
-    deadness spreads into a nested branch.
+    token with the same tag and no value (`Token(None, tag, dead=True)`). If `data` or `pred`
+    is dead, *both* sides are dead — that is how deadness spreads into a nested branch.
+    Deadness is the `dead` flag, never the value: a live 0, 0.0 or False is routed like any
+    other value.
 
-    Hint: `Token(value, tag, dead=True)`; test `bool(pred.value)`.
+    Hint: `Token(None, data.tag, dead=True)`; test `bool(pred.value)`.
     """
     raise NotImplementedError("not implemented yet: read the docstring and its hint")
 
@@ -40,9 +42,11 @@ def merge(inputs: list[Token | None]) -> Token | None:
     """Decide whether a Merge fires, given what has arrived so far for one tag.
 
     `inputs[k]` is the token on input k, or None if nothing has arrived there yet. Fire (return
-    a token) as soon as any arrived input is live: forward it unchanged. If every input has
-    arrived and all are dead, return a dead token (the whole join was untaken). Otherwise
-    return None: wait.
+    a token) as soon as any arrived input is live — live means `not token.dead`, whatever
+    its value (0 and False are live values): forward the first live one unchanged. If every
+    input has arrived and all are dead, return a dead token with their tag and no value
+    (the whole join was untaken). Otherwise return None: wait. Leave the `inputs` list as
+    it is.
 
     Waiting for *all* inputs would be wrong: a loop's Merge joins the value entering the loop
     with the value coming back from NextIteration, and the back edge only exists after the
@@ -58,7 +62,8 @@ def enter(token: Token, frame: str) -> Token:
 
     The value and deadness are unchanged. Because the new tag keeps the parent's tag
     underneath, the inner loop of outer iteration 2 is a different frame instance from the
-    inner loop of outer iteration 3, and their tokens never meet.
+    inner loop of outer iteration 3, and their tokens never meet. A frame name may already
+    be on the tag (a loop inside a loop built by the same code): push it again anyway.
 
     Hint: `token.tag + ((frame, 0),)`.
     """
@@ -68,9 +73,11 @@ def enter(token: Token, frame: str) -> Token:
 def exit_(token: Token) -> Token | None:
     """Leave the innermost frame: pop it off the tag.
 
-    A live token leaves with the parent's tag. A dead token does not leave at all (return
-    None): in every iteration where the loop goes on, the Switch sends a dead token towards
-    Exit, and only the final, live one may reach the code after the loop.
+    A live token (any value, 0 included) leaves with the parent's tag: only the innermost
+    (frame, iteration) pair goes, even when an outer frame has the same name. A dead token
+    does not leave at all (return None): in every iteration where the loop goes on, the
+    Switch sends a dead token towards Exit, and only the final, live one may reach the code
+    after the loop.
 
     Hint: `token.tag[:-1]`.
     """
@@ -78,7 +85,8 @@ def exit_(token: Token) -> Token | None:
 
 
 def next_iteration(token: Token) -> Token | None:
-    """Send a live token to the next iteration: bump the innermost iteration id by one.
+    """Send a live token to the next iteration: bump the innermost iteration id by one
+    (only the innermost pair, even when an outer frame has the same name).
 
     A dead token (the body of the last iteration, after the predicate said stop) is
     dropped: return None. Sending it round again would run the loop forever on dead tokens.

@@ -14,8 +14,9 @@ segment's activations are alive at once:
 
     peak ≈ k + n/k,   smallest at k = √n:  peak ≈ 2√n,  at the price of ≈ n extra forward ops
 
-(the last segment can run with autograd in the first place — nothing to recompute there).
-`torch.utils.checkpoint.checkpoint_sequential(layers, k, x)` does the same.
+Each segment is recomputed once at most. The last one needs no recompute at all if the
+forward pass runs it with autograd on (its activations are needed first anyway);
+`torch.utils.checkpoint.checkpoint_sequential(layers, k, x)` does exactly that.
 
 Source: 自动微分的挑战&未来 (ZOMI, AISystem 05Framework/02AutoDiff).
 """
@@ -36,10 +37,12 @@ def checkpoint_plan(n_layers: int, budget: int | None = None) -> list[int]:
     - `budget=None`: the √n plan — k = ⌈√n⌉ segments of near-equal length (cost ≈ 2√n);
     - `budget=B`: the plan with the *fewest* segments whose cost is at most B (enough
       budget, B ≥ n + 1, gives [0]: one segment, nothing recomputed). Raise ValueError
-      when no plan fits.
+      when no plan fits — budget 0 is a budget, not "no budget".
+
+    n_layers < 1 raises ValueError. Each call returns a new list: the caller may edit it.
 
     Hint: k segments of near-equal length cost k + ⌈n/k⌉; try k = 1, 2, ... and cut the
-    chain at round(i·n/k) for i in range(k).
+    chain at round(i·n/k) for i in range(k). Test `budget is None`, not `not budget`.
     """
     # BEGIN SOLUTION
     def even(k: int) -> list[int]:
@@ -67,11 +70,14 @@ def checkpointed_forward_backward(layers: Sequence[Callable[[torch.Tensor], torc
     Returns `(output, grad_x)`: the chain's output (detached) and ∂loss/∂x. The layers'
     parameters receive their gradients in `.grad`, exactly as `loss.backward()` on a plain
     run would give them. Keep at most one checkpoint per segment plus one segment's
-    activations alive: the checks measure it with saved-tensor hooks.
+    activations alive (the checks measure it with saved-tensor hooks), and recompute no
+    segment twice (they count every layer call). Leave the caller's `x` and `plan` as they
+    were: no `requires_grad_()` on x itself, no edits to the list.
 
     Hint: forward — every segment but the last under `torch.no_grad()`, keeping only its
-    input (`h.detach()`); the last segment with autograd. Backward — `out.backward(g)`
-    from `torch.ones_like(out)`; then for each earlier segment, last to first: pop its
+    input (`h.detach()`); the last segment with autograd (or under no_grad too, and
+    recompute it like the others). Backward — `out.backward(g)` from
+    `torch.ones_like(out)`; then for each earlier segment, last to first: pop its
     checkpoint, `.requires_grad_()`, recompute the segment, `.backward(g)`, g = its `.grad`.
     Drop references (`del`) as you go, or they stay alive.
     """

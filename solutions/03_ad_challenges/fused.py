@@ -21,7 +21,8 @@ def fused_cube(x: Any) -> tuple[Any, Any]:
     """(x³, 3x²) with at most three multiplications and no `**`.
 
     x is a number-like object: the checks pass one that counts every operation, so use
-    plain arithmetic on x only (no float(x), no math functions, no pow).
+    plain arithmetic on x only (no float(x), no math functions, no pow), and leave x itself
+    unchanged. x may be 0, 1 or negative.
 
     Hint: which product do x³ and 3x² have in common? Store it in a variable.
     """

@@ -22,10 +22,13 @@ def grad_of_struct(fn: Callable[[Any], torch.Tensor], tree: Any) -> Any:
     """∂fn(tree)/∂leaf for every float leaf of `tree`, in a structure shaped like `tree`.
 
     `tree` nests dicts, lists, tuples and dataclass instances; its leaves are Python floats
-    (differentiable), or ints, strings, bools and None (left exactly as they are — note
-    that a bool is also an int). `fn` returns a scalar torch tensor. The result has the
-    same containers (the same dataclass types) with each float replaced by its gradient
-    as a float (0.0 when fn does not use it).
+    (differentiable, 0.0 included), or ints, strings, bools and None (left exactly as they
+    are — note that a bool is also an int). A bare float is a tree too, containers may be
+    empty, and a tree may hold no float at all (then there is nothing to differentiate). `fn` returns a scalar torch tensor. The result has the same containers (the
+    same dataclass types) with each float replaced by its gradient as a float (0.0 when fn
+    does not use it). Leaves are *positions*: one list object that appears twice in the
+    tree is two sets of leaves, each with its own gradients. Do not modify `tree`, and keep
+    no state between calls.
 
     Hint: write one function `_map(node, leaf_fn)` that rebuilds the containers and
     applies leaf_fn to each float (`dataclasses.is_dataclass`, `dataclasses.replace`).

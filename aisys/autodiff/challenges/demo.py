@@ -4,23 +4,23 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from rich.columns import Columns
 from rich.console import Console
-from rich.panel import Panel
-from rich.pretty import Pretty
 from rich.table import Table
 
 from aisys.autodiff.challenges.checks import torch_logistic
 from aisys.autodiff.memory import ActivationMeter, make_chain, plan_bound, store_nothing_backward
 from aisys.autodiff.opcount import Counted
-from aisys.autodiff.pytrees import Layer, Optimizer
+from aisys.autodiff.pytrees import build, get, leaves, torch_struct_grad
 from aisys.catalog import find_lab
+from aisys.grading.shapes import INT, NUMBER, list_of, require, tuple_of
 from aisys.labrun import DemoOptions
 from aisys.ui.attempt import attempt
 from aisys.ui.autodiff_bars import bar_chart
+from aisys.ui.safe import escape
 from aisys.workspace import Student
 
 N_LAYERS, WIDTH = 64, 16
+PAIR = tuple_of(NUMBER, NUMBER)
 
 
 def run(student: Student, console: Console, options: DemoOptions) -> None:
@@ -42,7 +42,7 @@ def control_flow(student: Student, console: Console) -> None:
         out = Table("n", "l_n (yours)", "dl_n/dx (yours)", "torch", "tape entries (fwd+bwd)", "formula degree")
         for n in range(1, 8):
             with lab02.module("reverse_mode.py").Tape() as tape:
-                value, deriv = loop(0.3, n)
+                value, deriv = require(loop(0.3, n), PAIR, "logistic_loop", "a pair of floats (l_n, dl_n/dx)")
             truth = torch_logistic(0.3, n)
             ok = np.allclose([value, deriv], truth, rtol=1e-7, atol=1e-9)
             out.add_row(str(n), f"{value:.10g}", f"{deriv:.10g}", "[green]✓[/]" if ok else "[red]✗[/]",
@@ -53,11 +53,14 @@ def control_flow(student: Student, console: Console) -> None:
     if shown is not None:
         console.print(shown)
         console.print("The tape grows by a few entries per iteration; the expanded formula doubles its degree.")
-    closed = attempt(console, student, "logistic_closed", lambda fn: fn(0.3))
-    loop = attempt(console, student, "logistic_loop", lambda fn: fn(0.3, 4)) if closed is not None else None
+    closed = attempt(console, student, "logistic_closed",
+                     lambda fn: require(fn(0.3), PAIR, "logistic_closed", "a pair of floats (l₄, dl₄/dx)"))
+    loop = attempt(console, student, "logistic_loop", lambda fn: require(fn(0.3, 4), PAIR, "logistic_loop",
+                                                                         "a pair of floats")) if closed else None
     if closed is not None and loop is not None:
-        console.print(f"x = 0.3:  loop l₄ = {loop[0]:.8f}, dl₄/dx = {loop[1]:.8f}   ·   closed form "
-                      f"64x(1−x)(1−2x)²(1−8x+8x²)² = {closed[0]:.8f}, derivative {closed[1]:.8f}")
+        console.print(f"x = 0.3, loop (n = 4):  l₄ = {loop[0]:.8f}, dl₄/dx = {loop[1]:.8f}\n"
+                      f"x = 0.3, closed form 64x(1−x)(1−2x)²(1−8x+8x²)²:  l₄ = {closed[0]:.8f}, "
+                      f"dl₄/dx = {closed[1]:.8f}")
 
 
 def _lab02_ready(console: Console, lab02: Student) -> bool:
@@ -75,8 +78,10 @@ def fused(student: Student, console: Console) -> None:
 
     def count(fn):
         counter = Counter()
-        cube, slope = fn(Counted(1.5, counter))
-        return dict(counter), cube.value, slope.value
+        cube, slope = require(fn(Counted(1.5, counter)), lambda o: isinstance(o, (tuple, list)) and len(o) == 2
+                              and all(isinstance(v, Counted) for v in o), "fused_cube",
+                              "a pair (x³, 3x²) computed from x")
+        return counter, cube.value, slope.value
 
     result = attempt(console, student, "fused_cube", count)
     if result is None:
@@ -85,35 +90,74 @@ def fused(student: Student, console: Console) -> None:
     x = Counted(1.5, naive)
     x * x * x, 3 * x * x   # noqa: B018 — the separate versions, counted
     ops, cube, slope = result
-    table = Table("x = 1.5", "x³", "3x²", "multiplications", "other ops")
-    table.add_row("separately: x·x·x and 3·x·x", "3.375", "6.75", str(naive["mul"]), "")
-    table.add_row("fused_cube (yours)", f"{cube:g}", f"{slope:g}", str(ops.get("mul", 0)),
-                  ", ".join(f"{k} {v}" for k, v in ops.items() if k != "mul") or "—")
+    table = Table("x = 1.5", "x³", "3x²", "torch", "mul", "other ops",
+                  caption="graded: at most 3 multiplications and no ** (a power hides them)")
+    for label, tally, values in (("separately: x·x·x and 3·x·x", naive, (3.375, 6.75)),
+                                 ("fused_cube (yours)", ops, (cube, slope))):
+        ok = np.allclose(values, [3.375, 6.75], rtol=1e-12)
+        other = ", ".join(f"{k} {v}" for k, v in sorted(tally.items()) if k != "mul") or "none"
+        table.add_row(label, f"{values[0]:g}", f"{values[1]:g}", "[green]✓[/]" if ok else "[red]✗[/]",
+                      str(tally.get("mul", 0)), other)
     console.print(table)
+
+
+STRUCT_SPEC = {"kind": "dict", "items": {
+    "encoder": {"kind": "Layer", "fields": {"weight": {"kind": "float", "value": 0.8},
+                                            "bias": {"kind": "float", "value": -0.2},
+                                            "activation": {"kind": "str", "value": "tanh"},
+                                            "units": {"kind": "int", "value": 4}}},
+    "optim": {"kind": "Optimizer", "fields": {"lr": {"kind": "float", "value": 0.5},
+                                              "steps": {"kind": "int", "value": 3},
+                                              "nesterov": {"kind": "bool", "value": True},
+                                              "state": {"kind": "tuple", "items": [{"kind": "float", "value": 1.5},
+                                                                                   {"kind": "float", "value": -0.5}]}}},
+    "scales": {"kind": "list", "items": [{"kind": "float", "value": 2.0}, {"kind": "int", "value": 3}]}}}
+STRUCT_FN = ("fn(tree) = tanh(encoder.weight · optim.state[0] + encoder.bias) · scales[0] · scales[1]\n"
+             "            · optim.lr · optim.steps  +  optim.state[1]²")
+
+
+def _struct_loss(t):
+    import torch
+
+    enc, opt = t["encoder"], t["optim"]
+    y = torch.tanh(enc.weight * opt.state[0] + enc.bias) * t["scales"][0] * t["scales"][1]
+    return y * opt.lr * opt.steps + opt.state[1] ** 2
 
 
 def structs(student: Student, console: Console) -> None:
     console.rule("3 · gradients through structures: floats are leaves, ints/strings/flags ride along")
-    import torch
-
-    tree = {"encoder": Layer(weight=0.8, bias=-0.2, activation="tanh", units=4),
-            "optim": Optimizer(lr=0.5, steps=3, nesterov=True, state=(1.5, -0.5)),
-            "scales": [2.0, 3]}
-
-    def loss(t):
-        enc, opt = t["encoder"], t["optim"]
-        y = torch.tanh(enc.weight * opt.state[0] + enc.bias) * t["scales"][0] * t["scales"][1]
-        return y * opt.lr * opt.steps + opt.state[1] ** 2
-
-    grads = attempt(console, student, "grad_of_struct", lambda fn: fn(loss, tree))
-    if grads is not None:
-        console.print(Columns([Panel(Pretty(tree), title="tree"), Panel(Pretty(grads), title="grad_of_struct")]))
+    grads = attempt(console, student, "grad_of_struct",
+                    lambda fn: require(fn(_struct_loss, build(STRUCT_SPEC)), dict, "grad_of_struct",
+                                       "a dict shaped like the tree"))
+    if grads is None:
+        return
+    console.print(STRUCT_FN)
+    truth = torch_struct_grad(STRUCT_SPEC, _struct_loss)
+    table = Table("leaf", "in the tree", "∂fn/∂leaf (yours)", "torch", "")
+    for path, shown, kind, value in leaves(STRUCT_SPEC):
+        try:
+            mine = get(grads, path)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            table.add_row(shown, repr(value), "missing", "", "[red]✗[/]")
+            continue
+        if kind != "float":   # no derivative: must come back as it went in
+            same = type(mine) is type(value) and mine == value
+            table.add_row(shown, repr(value), escape(repr(mine)[:30]), "(rides along)",
+                          "[green]✓[/]" if same else "[red]✗[/]")
+            continue
+        want = get(truth, path)
+        ok = isinstance(mine, float) and abs(mine - want) <= 1e-12 + 1e-12 * abs(want)
+        table.add_row(shown, repr(value), escape(f"{mine:.10g}" if isinstance(mine, float) else repr(mine)[:30]),
+                      f"{want:.10g}", "[green]✓[/]" if ok else "[red]✗[/]")
+    console.print(table)
 
 
 def checkpointing(student: Student, console: Console) -> None:
     console.rule(f"4 · memory vs recompute on a {N_LAYERS}-layer chain (measured with saved-tensor hooks)")
     extra = attempt(console, student, "checkpoint_plan",
-                    lambda fn: [("√n plan", list(fn(N_LAYERS))), ("budget 24", list(fn(N_LAYERS, 24)))])
+                    lambda fn: [(label, list(require(fn(*args), list_of(INT), "checkpoint_plan",
+                                                     "a list of layer indices")))
+                                for label, args in (("√n plan", (N_LAYERS,)), ("budget 24", (N_LAYERS, 24)))])
     run_fn = student.get("checkpointed_forward_backward") if _loads(student) else None
     reference = _reference_grad()
     rows = []
@@ -145,12 +189,13 @@ def _measure(console, student, label, plan, fn, reference):
 
     def go(_):
         with meter:
-            return fn(layers, x)[1]
+            _, grad_x = require(fn(layers, x), lambda r: isinstance(r, (tuple, list)) and len(r) == 2,
+                                "checkpointed_forward_backward", "a pair (output, grad_x) of tensors")
+        return bool(np.allclose(np.asarray(grad_x.detach()), reference, rtol=1e-7, atol=1e-9))
 
-    grad_x = go(None) if student is None else attempt(console, student, "checkpointed_forward_backward", go)
-    if grad_x is None:
+    ok = go(None) if student is None else attempt(console, student, "checkpointed_forward_backward", go)
+    if ok is None:
         return None
-    ok = np.allclose(np.asarray(grad_x.detach()), reference, rtol=1e-7, atol=1e-9)
     return {"label": label, "checkpoints": "1" if plan is None and student is None and "ckpt" not in label
             else str(len(plan)) if plan is not None else "8",
             "bound": str(plan_bound(plan, N_LAYERS)) if plan is not None and student is not None else "—",
