@@ -109,6 +109,7 @@ def lab_run(ctx, name: str, solution: bool, labs_dir: Path | None, dot, trace, n
             timeout) -> None:
     """Run a lab's demo on your code and show what it does."""
     from aisys.labrun import DemoOptions, run_demo
+    from aisys.ui.safe import escape
     from aisys.workspace import Student, display_path, resolve_labs_dir
 
     item = _available(find_lab(name))
@@ -125,8 +126,13 @@ def lab_run(ctx, name: str, solution: bool, labs_dir: Path | None, dot, trace, n
     if unused:
         console.print(f"[yellow]note: lab {item.slug} does not use {', '.join(unused)}[/]")
     if os.environ.get("RANK", "0") == "0":   # under torchrun, one header for the whole job
-        console.rule(f"lab {item.number:02d} {item.slug} — {item.title_en} / {item.title_zh}"
-                     f"  [dim]({display_path(where / item.folder)})[/]")
+        from rich.cells import cell_len
+
+        title = f"lab {item.number:02d} {item.slug} — {item.title_en} / {item.title_zh}"
+        if cell_len(title) > console.width - 6:        # never cut the 中文 title: drop the English one
+            title = f"lab {item.number:02d} {item.slug} — {item.title_zh}"
+        console.rule(title)
+        console.print(f"[dim]your files: {escape(display_path(where / item.folder))}[/]", justify="center")
     options = DemoOptions(solution=solution, dot=dot, trace=trace, nproc=nproc, backend=backend,
                           device=device, timeout=timeout)
     try:
