@@ -54,10 +54,10 @@ class PipelineRunnerCheck(ExerciseCheck):
     case_timeout = 20.0
 
     def cases(self, rng):
-        return [_case("w2-gpipe", rng, 2, "gpipe", 4, "mse"),
-                _case("w2-1f1b", rng, 2, "1f1b", 6, "mse"),
-                _case("w4-1f1b", rng, 4, "1f1b", 8, "l1"),
+        return [_case("w4-1f1b", rng, 4, "1f1b", 8, "l1"),
+                _case("w2-gpipe", rng, 2, "gpipe", 4, "mse"),
                 _case("w4-gpipe-reversed", rng, 4, "gpipe-reversed", 4, "smooth_l1"),
+                _case("w2-1f1b", rng, 2, "1f1b", 6, "mse"),
                 _case("w4-1f1b-fewer-micro-batches", rng, 4, "1f1b", 2, "mse"),
                 _case("w2-1f1b-one-micro-batch", rng, 2, "1f1b", 1, "mse")]
 

@@ -74,7 +74,7 @@ class SplitStagesCheck(ExerciseCheck):
         costs, p = case.inputs["costs"], case.inputs["stages"]
         call = kit.call_text(self.exercise, costs, p)
         if case.inputs.get("refuse"):
-            why = {"more-stages-than-layers": f"{p} stages for {len(costs)} layers",
+            why = {"more-stages-than-layers": f"more stages ({p}) than layers ({len(costs)})",
                    "zero-stages": "n_stages < 1", "negative-cost": "a negative layer cost"}[case.id]
             numbers = (len(costs), p) if case.id == "more-stages-than-layers" else ()
             return kit.judge_refusal(output, call, why, numbers)

@@ -63,34 +63,11 @@ def batches(spec: dict, steps: int) -> list[tuple]:
             for _ in range(steps)]
 
 
-class MomentumSGD:
-    """SGD with momentum 0.9 as torch.optim.SGD computes it (buf ← 0.9·buf + grad; p ← p − lr·buf),
-    the same on the ranks and in the single process. Written out because torch.optim's first
-    step imports the compiler stack — a second of every rank's time on a busy machine."""
+def make_optimizer(params, spec: dict):
+    """The same optimizer on the ranks and in the single process: torch.optim.SGD's momentum
+    update, from lab 07's bench (torch.optim itself imports the compiler stack: seconds per rank)."""
+    from aisys.parallel.data_parallel.toys import MomentumSGD
 
-    def __init__(self, params, lr: float, momentum: float = 0.9):
-        self.params, self.lr, self.momentum = list(params), lr, momentum
-        self.buffers: dict[int, object] = {}
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    def step(self) -> None:
-        import torch
-
-        with torch.no_grad():
-            for k, p in enumerate(self.params):
-                if p.grad is None:
-                    continue
-                buf = self.buffers.get(k)
-                buf = p.grad.clone() if buf is None else buf.mul_(self.momentum).add_(p.grad)
-                self.buffers[k] = buf
-                p.sub_(self.lr * buf)
-
-
-def make_optimizer(params, spec: dict) -> MomentumSGD:
-    """The same optimizer on the ranks and in the single process."""
     return MomentumSGD(params, spec["lr"])
 
 

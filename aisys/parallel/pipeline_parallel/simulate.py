@@ -44,7 +44,8 @@ def completeness(schedule: list[list[Step]], n_micro: int) -> str | None:
             for kind, word in (("F", "forward"), ("B", "backward")):
                 count = seen.get((kind, i), 0)
                 if count != 1:
-                    return (f"stage {s} runs the {word} of micro-batch {i} {count} times; "
+                    times = "never runs" if count == 0 else f"runs {count} times"
+                    return (f"stage {s} {times} the {word} of micro-batch {i}; "
                             "each stage runs each micro-batch's forward and backward exactly once")
     return None
 
