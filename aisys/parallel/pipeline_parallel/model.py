@@ -19,15 +19,16 @@ def loss_fn(name: str) -> Callable:
     return {"mse": F.mse_loss, "l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss}[name]
 
 
-def make_layers(seed: int, n_layers: int, d_in: int, hidden: int) -> list:
-    """`n_layers` blocks (Linear → tanh) with seeded float64 weights."""
+def make_layers(seed: int, n_layers: int, d_in: int, hidden: int, dtype=None) -> list:
+    """`n_layers` blocks (Linear → tanh) with seeded weights (float64 unless `dtype` says)."""
     import torch
     from torch import nn
 
+    dtype = dtype or torch.float64
     generator = torch.Generator().manual_seed(seed)
     layers = []
     for k in range(n_layers):
-        linear = nn.Linear(d_in if k == 0 else hidden, hidden).double()
+        linear = nn.Linear(d_in if k == 0 else hidden, hidden, dtype=dtype)
         with torch.no_grad():
             linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator, dtype=torch.float64)
                                 / linear.in_features ** 0.5)
@@ -44,23 +45,24 @@ def bounds(partition: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
-def stage_module(spec: dict, stage: int):
+def stage_module(spec: dict, stage: int, dtype=None):
     """Stage `stage`'s blocks as one nn.Sequential (spec: seed, partition, d_in, hidden)."""
     from torch import nn
 
-    layers = make_layers(spec["seed"], sum(spec["partition"]), spec["d_in"], spec["hidden"])
+    layers = make_layers(spec["seed"], sum(spec["partition"]), spec["d_in"], spec["hidden"], dtype)
     start, end = bounds(spec["partition"])[stage]
     return nn.Sequential(*layers[start:end])
 
 
-def batches(spec: dict, steps: int) -> list[tuple]:
-    """`steps` full batches (inputs (rows, d_in), targets (rows, hidden)), float64."""
+def batches(spec: dict, steps: int, dtype=None) -> list[tuple]:
+    """`steps` full batches (inputs (rows, d_in), targets (rows, hidden)), float64 unless `dtype` says."""
     import torch
 
     generator = torch.Generator().manual_seed(spec["seed"] + 1)
-    return [(torch.randn(spec["rows"], spec["d_in"], generator=generator, dtype=torch.float64),
+    made = [(torch.randn(spec["rows"], spec["d_in"], generator=generator, dtype=torch.float64),
              torch.randn(spec["rows"], spec["hidden"], generator=generator, dtype=torch.float64) * 0.5)
             for _ in range(steps)]
+    return [(x.to(dtype), y.to(dtype)) for x, y in made] if dtype is not None else made
 
 
 def make_optimizer(params, spec: dict):
