@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from conftest import REPO, STUBS, check_json, exercise, workspace
+from conftest import REPO, STUBS, STUDENT_ROOT, check_json, exercise, workspace
 
 SLUG, FOLDER = "pipeline-parallel", "09_pipeline_parallel"
 PURE = ("split_stages", "gpipe_schedule", "one_f_one_b_schedule", "pipeline_bubble", "pipeline_memory")
@@ -97,6 +95,90 @@ def all_passed(graded: dict) -> bool:
 
 def loses_every_seed(per_seed: dict) -> bool:
     return all(not all_passed(cases) for cases in per_seed.values())
+
+
+class Background:
+    """CLI runs started together and collected later: the stub check and the two demos overlap
+    the in-process grading in the foreground (this file's wall time). They run where a student
+    would, in a fresh checkout, so paths read labs/09_pipeline_parallel/…"""
+
+    def __init__(self, jobs: dict[str, tuple[str, ...]]):
+        env = {**os.environ, "COLUMNS": "100", "PYTHONPATH": str(REPO)}
+        self.procs = {name: subprocess.Popen([sys.executable, "-m", "aisys", *args], cwd=STUDENT_ROOT, env=env,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                      for name, args in jobs.items()}
+        self.done: dict[str, subprocess.CompletedProcess] = {}
+
+    def result(self, name: str) -> subprocess.CompletedProcess:
+        if name not in self.done:
+            proc = self.procs[name]
+            out, err = proc.communicate(timeout=300)
+            self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return self.done[name]
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def background():
+    jobs = Background({"stubs": ("check", SLUG, "--labs-dir", str(STUBS), "--format", "json"),
+                       "demo-solution": ("lab", "run", SLUG, "--solution", "--nproc", "4"),
+                       "demo-stubs": ("lab", "run", SLUG, "--labs-dir", str(STUBS))})
+    yield jobs
+    jobs.close()
+
+
+@pytest.mark.slow
+def test_solutions_score_full_marks(background):
+    report, proc = check_json(SLUG, "--solutions", "--seed", "7")
+    assert proc.returncode == 0, proc.stderr
+    assert report["score"] == report["max_score"] == 100.0
+    for name in EXERCISES:
+        assert exercise(report, name)["status"] == "passed", exercise(report, name)
+
+
+def test_the_reference_passes_every_pure_case_on_seeds_0_to_9():
+    graded = grade_pure(REPO / "solutions")
+    for name, per_seed in graded.items():
+        for seed, cases in per_seed.items():
+            assert all_passed(cases), (name, seed, cases)
+
+
+@pytest.mark.slow
+def test_stubs_score_zero_without_traceback(background):
+    proc = background.result("stubs")
+    assert proc.stdout.strip(), proc.stderr
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert report["score"] == 0
+    assert {exercise(report, n)["status"] for n in EXERCISES} == {"not_implemented"}
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["solution", "stubs"])
+def test_demo_exits_zero_and_fits_100_columns(background, which):
+    from rich.cells import cell_len
+
+    proc = background.result(f"demo-{which}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert max(cell_len(line) for line in proc.stdout.splitlines()) <= 100
+    assert "\x1b[" not in proc.stdout                     # piped: plain text, every number spelled out
+    if which == "solution":
+        for text in ("GPipe: all forwards", "1F1B: one forward", "F4", "B0", "idle share read off the chart 0.375",
+                     "your pipeline_bubble 0.375", "naive model parallel", "7% slower than 1 GPU",
+                     "49% faster than naive", "8 · 8.0", "1 · 1.0", "in flight per stage [4, 3, 2, 1]"):
+            assert text in proc.stdout, text
+        assert "bench schedule" not in proc.stdout
+    else:
+        assert "not implemented yet — edit labs/09_pipeline_parallel/stages.py: split_stages" in proc.stdout
+        assert "runner.py: PipelineRunner" in proc.stdout
+        assert "one process, whole model" in proc.stdout      # the bench's own side still runs
 
 
 # ---------------------------------------------------------------- answers written another way
@@ -313,9 +395,12 @@ SPLIT_BUGS = {
     "prefix-sums-in-place": [("    costs = [float(c) for c in layer_costs]\n",
                               "    for i in range(1, len(layer_costs)):\n"
                               "        layer_costs[i] += layer_costs[i - 1]      # prefix sums, no copy\n"
-                              "    costs = [float(b - a) for a, b in zip([0] + list(layer_costs[:-1]), layer_costs)]\n")],
-    "empty-stages-accepted": [('        raise ValueError(f"cannot cut {n_layers} layers into {n_stages} non-empty stages")\n',
-                               "        return [[i] for i in range(n_layers)] + [[] for _ in range(n_stages - n_layers)]\n")],
+                              "    costs = [float(b - a) for a, b in\n"
+                              "             zip([0] + list(layer_costs[:-1]), layer_costs)]\n")],
+    "empty-stages-accepted": [('        raise ValueError(f"cannot cut {n_layers} layers into {n_stages} '
+                               'non-empty stages")\n',
+                               "        return [[i] for i in range(n_layers)] + [[] for _ in range(n_stages - "
+                               "n_layers)]\n")],
     "overlapping-stages": [(RECONSTRUCT[0], "        stages.append(list(range(start, end + 1)))\n")],
 }
 WARMUP = "        warmup = min(n_stages - stage - 1, n_micro)\n"
@@ -352,11 +437,15 @@ BUBBLE_BUGS = {"off-by-one": [(BUBBLE, "    return (n_stages - 1) / (n_micro + n
                "bubble-over-work": [(BUBBLE, "    return (n_stages - 1) / n_micro\n")],
                "stages-not-gaps": [(BUBBLE, "    return n_stages / (n_micro + n_stages - 1)\n")]}
 ONE_F_ONE_B_MEMORY = "    return [min(n_stages - stage, n_micro) * act_bytes for stage in range(n_stages)]\n"
-MEMORY_BUGS = {"stages-counted-from-the-end": [(ONE_F_ONE_B_MEMORY,
-                                                "    return [min(stage + 1, n_micro) * act_bytes for stage in range(n_stages)]\n")],
-               "one-micro-batch-short": [(ONE_F_ONE_B_MEMORY,
-                                          "    return [min(n_stages - stage - 1, n_micro) * act_bytes for stage in range(n_stages)]\n")],
-               "1f1b-keeps-all": [(ONE_F_ONE_B_MEMORY, "    return [n_micro * act_bytes for stage in range(n_stages)]\n")],
+
+
+def _memory(held: str) -> list[tuple[str, str]]:
+    return [(ONE_F_ONE_B_MEMORY, f"    return [{held} * act_bytes for stage in range(n_stages)]\n")]
+
+
+MEMORY_BUGS = {"stages-counted-from-the-end": _memory("min(stage + 1, n_micro)"),
+               "one-micro-batch-short": _memory("min(n_stages - stage - 1, n_micro)"),
+               "1f1b-keeps-all": _memory("n_micro"),
                "p-for-m": [("        return [n_micro * act_bytes for _ in range(n_stages)]\n",
                             "        return [n_stages * act_bytes for _ in range(n_stages)]\n")]}
 
@@ -485,3 +574,103 @@ def test_runner_that_ignores_its_schedule_or_sends_past_the_last_stage_loses_poi
         assert ignores[cid][0] == "failed" and "its schedule says" in ignores[cid][1], ignores[cid]
         assert wrong[cid][0] == "failed" and "rank 3 made" in wrong[cid][1] and "no such message" in wrong[cid][1], \
             wrong[cid]
+
+
+# ---------------------------------------------------------------- the bench the checks stand on
+def test_replay_meets_the_laws_on_the_canonical_schedules():
+    from aisys.parallel.pipeline_parallel import canonical
+    from aisys.parallel.pipeline_parallel.simulate import bubble_law, in_flight, makespan_law, memory_law, simulate
+
+    for p in range(1, 6):
+        for m in range(1, 11):
+            for t_f, t_b in ((1, 1), (1, 2), (3, 1)):
+                for name, build in canonical.BUILDERS.items():
+                    timeline = simulate(build(p, m), t_f, t_b)
+                    assert timeline.makespan == makespan_law(p, m, t_f, t_b), (name, p, m)
+                    busy = sum(timeline.busy(w) for w in timeline.workers)
+                    assert abs(1 - busy / (p * timeline.makespan) - bubble_law(p, m)) < 1e-12
+            assert [in_flight(s) for s in canonical.one_f_one_b(p, m)] == memory_law(p, m, "1f1b")
+            assert [in_flight(s) for s in canonical.gpipe(p, m)] == memory_law(p, m, "gpipe")
+
+
+def test_replay_names_the_stage_that_deadlocks_and_the_incomplete_one():
+    from aisys.parallel.pipeline_parallel.simulate import ScheduleProblem, completeness, simulate
+
+    backward_first = [[("B", 0), ("F", 0)], [("F", 0), ("B", 0)]]
+    with pytest.raises(ScheduleProblem, match="stage 0 runs B0 before F0"):
+        simulate(backward_first)
+    crossed = [[("F", 0), ("B", 0), ("F", 1), ("B", 1)], [("F", 1), ("F", 0), ("B", 0), ("B", 1)]]
+    with pytest.raises(ScheduleProblem, match="deadlocks: stage 0 waits forever at step 1 .B0."):
+        simulate(crossed)
+    assert "never runs the backward of micro-batch 1" in completeness([[("F", 0), ("F", 1), ("B", 0)]], 2)
+    assert "runs 2 times the forward of micro-batch 0" in completeness([[("F", 0), ("F", 0), ("B", 0)]], 1)
+    assert "micro-batch 5" in completeness([[("F", 5)]], 2)
+
+
+def test_exhaustive_optimum_beats_greedy_on_the_traps():
+    from aisys.parallel.pipeline_parallel.check_stages import FIXED, optimum
+
+    assert optimum([3.0, 3.0, 4.0], 2) == 6.0
+    assert optimum([1.0, 1.0, 1.0, 9.0], 2) == 9.0
+    assert optimum([2.0, 7.0, 2.0, 2.0, 2.0, 2.0, 2.0, 6.0], 3) == 9.0
+    assert optimum([0.0, 5.0, 0.0], 3) == 5.0
+    assert {name for name, _, _ in FIXED} >= {"greedy-trap", "equal-count-trap", "equal-costs", "zero-costs"}
+
+
+def test_stage_watch_sees_order_memory_and_leaks():
+    import torch
+
+    from aisys.parallel.pipeline_parallel.tracker import StageWatch
+
+    stage = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh())
+    watch = StageWatch(stage, first_stage=False)
+    held = {}
+    for i in range(3):                                   # F0 F1 F2, then B0 B1 B2: GPipe
+        x = torch.randn(2, 3, requires_grad=True)
+        held[i] = (x, stage(x))
+    for i in range(3):
+        x, y = held.pop(i)
+        y.sum().backward()
+    del x, y
+    seen = watch.end_step()
+    assert seen["trace"] == [["F", 0], ["F", 1], ["F", 2], ["B", 0], ["B", 1], ["B", 2]]
+    assert (seen["peak"], seen["stale"], seen["kept"]) == (3, 0, 0)
+
+    watch.begin_step()
+    kept = []
+    for i in range(3):                                   # F B F B F B, but every micro-batch kept
+        x = torch.randn(2, 3, requires_grad=True)
+        y = stage(x)
+        y.sum().backward()
+        kept.append(y.detach())                          # a view keeps the storage: still counted
+    seen = watch.end_step()
+    assert seen["trace"] == [["F", 0], ["B", 0], ["F", 1], ["B", 1], ["F", 2], ["B", 2]]
+    assert seen["stale"] == 1 and seen["kept"] == 3 and seen["peak"] == 2
+    watch.close()
+
+
+def test_comm_problem_counts_peers_and_sizes():
+    from aisys.parallel.pipeline_parallel.casekit import comm_problem
+    from aisys.parallel.pipeline_parallel.stagekit import neighbour_messages
+
+    want = neighbour_messages(1, 3, 2, 64)
+    good = [["recv", 0, 64], ["send", 2, 64], ["recv", 2, 64], ["send", 0, 64]] * 2
+    assert comm_problem(1, good, want, "the step") is None
+    assert "no such message" in comm_problem(1, good + [["send", 0 + 3, 64]], want, "the step")
+    assert "rank 1 made 1 send(s) to rank 0 during the step" in comm_problem(1, good[:-3], want, "the step")
+    assert "carried 32 bytes" in comm_problem(1, [[op, peer, 32 if op == "send" and peer == 2 else n]
+                                                  for op, peer, n in good], want, "the step")
+    assert "the group" in comm_problem(1, good + [["all_reduce", None, 8]], want, "the step")
+
+
+def test_benchmark_rows_have_the_schema_and_the_ratio():
+    from benchmarks.common import REQUIRED
+    from benchmarks.pipeline_parallel import rows_from
+
+    names = ("ours_1f1b", "ours_gpipe", "naive", "torch_1f1b", "torch_gpipe")
+    fast = {"times": {n: [0.010, 0.012, 0.011] for n in names}, "peaks": {"ours_1f1b": 4, "ours_gpipe": 8}}
+    slow = {"times": {n: [0.020, 0.010, 0.011] for n in names}, "peaks": {"ours_1f1b": 4, "ours_gpipe": 8}}
+    rows = rows_from([fast, slow], quick=True)
+    assert all(key in row for row in rows for key in REQUIRED)
+    assert rows[0]["value"] == pytest.approx(0.012)          # per turn the slowest rank: 0.020, 0.012, 0.011
+    assert rows[0]["ratio"] == pytest.approx(1.0) and rows[3]["ratio"] == 0.5

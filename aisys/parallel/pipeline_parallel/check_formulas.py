@@ -70,9 +70,10 @@ class PipelineMemoryCheck(ExerciseCheck):
         p, m = int(rng.integers(3, 6)), int(rng.integers(6, 12))
         sizes = [("gpipe", 4, 8), ("1f1b", 4, 8), ("1f1b-fewer-micro-batches", 4, 2), ("1f1b-one-stage", 1, 5),
                  ("gpipe-one-micro-batch", 3, 1), ("1f1b-random", p, m), ("gpipe-random", p, m)]
-        cases = [kit.pure_case(name, {"p": p, "m": m, "schedule": name.split("-")[0], "bytes": size()}) for name, p, m in sizes]
-        cases += [kit.pure_case("unknown-schedule", {"p": 4, "m": 8, "schedule": "pipedream", "bytes": size(), "refuse": True}),
-                  kit.pure_case("zero-stages", {"p": 0, "m": 8, "schedule": "1f1b", "bytes": size(), "refuse": True})]
+        cases = [kit.pure_case(name, {"p": p, "m": m, "schedule": name.split("-")[0], "bytes": size()})
+                 for name, p, m in sizes]
+        for name, p, schedule in (("unknown-schedule", 4, "pipedream"), ("zero-stages", 0, "1f1b")):
+            cases.append(kit.pure_case(name, {"p": p, "m": 8, "schedule": schedule, "bytes": size(), "refuse": True}))
         return cases
 
     def run(self, case, student):

@@ -139,8 +139,9 @@ class PipelineRunnerCheck(ExerciseCheck):
         if problem:
             return problem
         if step["stale"] > 0:
-            return (f"rank {rank} still held the activations of {step['stale']} micro-batch(es) after their backward "
-                    "(and after a later one) — a stash entry or a send handle keeps the memory alive; drop them at B(i)")
+            return (f"rank {rank} still held the activations of {step['stale']} micro-batch(es) after their "
+                    "backward (and after a later one) — a stash entry or a send handle keeps the memory alive; "
+                    "drop them at B(i)")
         if step["kept"] > 0:
             return f"rank {rank} still held {step['kept']} micro-batch(es)' activations after step() returned"
         if step["peak"] != in_flight(steps):

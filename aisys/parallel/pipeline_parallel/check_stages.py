@@ -36,25 +36,25 @@ class SplitStagesCheck(ExerciseCheck):
             "every stage non-empty; ValueError for n_stages < 1, more stages than layers, a negative cost")
 
     def cases(self, rng):
+        def ints(low: int, high: int, n: int) -> list[int]:
+            return [int(c) for c in rng.integers(low, high, n)]
+
         cases = [kit.pure_case(name, {"costs": costs, "stages": p}) for name, costs, p in FIXED]
         n = int(rng.integers(3, 9))
-        cases.append(kit.pure_case("one-layer-per-stage", {"costs": [int(c) for c in rng.integers(1, 10, n)], "stages": n}))
-        cases.append(kit.pure_case("one-stage", {"costs": [int(c) for c in rng.integers(0, 10, int(rng.integers(2, 8)))],
-                                        "stages": 1}))
-        dominant = [int(c) for c in rng.integers(1, 4, 9)]
+        cases.append(kit.pure_case("one-layer-per-stage", {"costs": ints(1, 10, n), "stages": n}))
+        cases.append(kit.pure_case("one-stage", {"costs": ints(0, 10, int(rng.integers(2, 8))), "stages": 1}))
+        dominant = ints(1, 4, 9)
         dominant[int(rng.integers(0, 9))] = 40
         cases.append(kit.pure_case("one-dominant-layer", {"costs": dominant, "stages": 3}))
         for k in range(2):
-            n = int(rng.integers(6, 13))
-            cases.append(kit.pure_case(f"random-{k}", {"costs": [int(c) for c in rng.integers(1, 20, n)],
-                                              "stages": int(rng.integers(2, 5))}))
-        cases.append(kit.pure_case("random-floats", {"costs": [round(float(c), 3) for c in rng.uniform(0.1, 5.0, 10)],
-                                            "stages": int(rng.integers(2, 5))}))
-        cases.append(kit.pure_case("random-long", {"costs": [int(c) for c in rng.integers(1, 50, 22)], "stages": 5},
-                          weight=2.0))
+            cases.append(kit.pure_case(f"random-{k}", {"costs": ints(1, 20, int(rng.integers(6, 13))),
+                                                       "stages": int(rng.integers(2, 5))}))
+        floats = [round(float(c), 3) for c in rng.uniform(0.1, 5.0, 10)]
+        cases.append(kit.pure_case("random-floats", {"costs": floats, "stages": int(rng.integers(2, 5))}))
+        cases.append(kit.pure_case("random-long", {"costs": ints(1, 50, 22), "stages": 5}, weight=2.0))
         n = int(rng.integers(1, 5))
-        cases.append(kit.pure_case("more-stages-than-layers", {"costs": [int(c) for c in rng.integers(1, 9, n)],
-                                                      "stages": n + int(rng.integers(1, 4)), "refuse": True}))
+        cases.append(kit.pure_case("more-stages-than-layers", {"costs": ints(1, 9, n),
+                                                               "stages": n + int(rng.integers(1, 4)), "refuse": True}))
         cases.append(kit.pure_case("zero-stages", {"costs": [1, 2, 3], "stages": 0, "refuse": True}))
         cases.append(kit.pure_case("negative-cost", {"costs": [2, -1, 3, 4], "stages": 2, "refuse": True}))
         return cases
