@@ -139,7 +139,7 @@ def main(quick: bool = False) -> list[dict]:
     try:
         import torch.distributed.pipelining  # noqa: F401 - imported once here, inherited by forked ranks
 
-        results = launch(rank_bench, WORLD, quick, timeout=120.0)
+        results = launch(rank_bench, WORLD, quick, backend="gloo", device="cpu", timeout=120.0)  # torch's side: CPU
         rows = rows_from(results, quick)
     except Exception as err:  # one error row rather than a crash of the runner
         rows = [error_row("pipeline_parallel", f"{type(err).__name__}: {str(err)[-400:]}")]
