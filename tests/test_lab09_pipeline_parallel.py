@@ -472,6 +472,16 @@ def _pure_bug_rounds() -> list[dict]:
 
 
 PURE_BUG_ROUNDS = _pure_bug_rounds()
+SAID = {"greedy-fill": "is not the smallest possible", "equal-layer-counts": "is not the smallest possible",
+        "aliased-stage-lists": "is not a contiguous run", "prefix-sums-in-place": "changed the list of costs",
+        "empty-stages-accepted": "must raise ValueError", "overlapping-stages": "each exactly once",
+        "interleaves": "runs a forward after a backward", "no-refusal": "must raise ValueError",
+        "last-micro-batch-forgotten": "never runs the forward of micro-batch",
+        "keeps-all-activations": "1F1B keeps at most", "warm-up-one-too-many": "1F1B keeps at most",
+        "same-warm-up-everywhere": "1F1B keeps at most", "warm-up-one-too-few": "longer than a pipeline must",
+        "off-by-one": "is too low", "bubble-over-work": "is too high", "stages-not-gaps": "is too high",
+        "stages-counted-from-the-end": "peak is too", "one-micro-batch-short": "peak is too low",
+        "1f1b-keeps-all": "peak is too high", "p-for-m": "peak is too"}
 
 
 @pytest.mark.parametrize("round_", range(len(PURE_BUG_ROUNDS)))
@@ -487,7 +497,10 @@ def test_pure_bugs_lose_points_in_their_own_exercise_on_every_seed(tmp_path, rou
     graded = grade_pure(make_labs(tmp_path, swaps, edits))
     for name in PURE:
         if name in planted:
-            assert loses_every_seed(graded[name]), (name, planted[name][1])
+            bug = planted[name][1]
+            assert loses_every_seed(graded[name]), (name, bug)
+            messages = [m for status, m in graded[name][0].values() if status != "passed"]
+            assert any(SAID[bug] in m for m in messages), (name, bug, messages[:2])
         else:
             assert all(all_passed(cases) for cases in graded[name].values()), (name, "should be untouched")
 

@@ -33,8 +33,8 @@ class PipelineBubbleCheck(ExerciseCheck):
                  ("article-2-gpus", 2, 6), ("m-equals-p", 4, 4)]
         sizes += [(f"random-{k}", int(rng.integers(2, 9)), int(rng.integers(2, 33))) for k in range(2)]
         cases = [kit.pure_case(name, {"p": p, "m": m}) for name, p, m in sizes]
-        cases += [kit.pure_case("zero-stages", {"p": 0, "m": 4, "refuse": True}),
-                  kit.pure_case("zero-micro-batches", {"p": 3, "m": 0, "refuse": True})]
+        for name, p, m in (("zero-stages", 0, 4), ("zero-micro-batches", 3, 0), ("negative-stages", -2, 4)):
+            cases.append(kit.pure_case(name, {"p": p, "m": m, "refuse": True}))
         return cases
 
     def run(self, case, student):
@@ -72,6 +72,7 @@ class PipelineMemoryCheck(ExerciseCheck):
                  ("gpipe-one-micro-batch", 3, 1), ("1f1b-random", p, m), ("gpipe-random", p, m)]
         cases = [kit.pure_case(name, {"p": p, "m": m, "schedule": name.split("-")[0], "bytes": size()})
                  for name, p, m in sizes]
+        cases.append(kit.pure_case("1f1b-zero-bytes", {"p": p, "m": m, "schedule": "1f1b", "bytes": 0}))
         for name, p, schedule in (("unknown-schedule", 4, "pipedream"), ("zero-stages", 0, "1f1b")):
             cases.append(kit.pure_case(name, {"p": p, "m": 8, "schedule": schedule, "bytes": size(), "refuse": True}))
         return cases

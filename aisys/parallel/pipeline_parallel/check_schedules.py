@@ -33,8 +33,8 @@ class _ScheduleCheck(ExerciseCheck):
             sizes.append((f"random-{k}", p, int(rng.integers(p, 3 * p + 1)), int(rng.integers(1, 4)),
                           int(rng.integers(1, 4))))
         cases = [kit.pure_case(name, {"p": p, "m": m, "t_f": tf, "t_b": tb}) for name, p, m, tf, tb in sizes]
-        cases += [kit.pure_case("zero-stages", {"p": 0, "m": 3, "refuse": True}),
-                  kit.pure_case("zero-micro-batches", {"p": 3, "m": 0, "refuse": True})]
+        for name, p, m in (("zero-stages", 0, 3), ("zero-micro-batches", 3, 0), ("negative-micro-batches", 2, -1)):
+            cases.append(kit.pure_case(name, {"p": p, "m": m, "refuse": True}))
         return cases
 
     def run(self, case, student):

@@ -55,6 +55,7 @@ class SplitStagesCheck(ExerciseCheck):
         n = int(rng.integers(1, 5))
         cases.append(kit.pure_case("more-stages-than-layers", {"costs": ints(1, 9, n),
                                                                "stages": n + int(rng.integers(1, 4)), "refuse": True}))
+        cases.append(kit.pure_case("no-layers", {"costs": [], "stages": 1, "refuse": True}))
         cases.append(kit.pure_case("zero-stages", {"costs": [1, 2, 3], "stages": 0, "refuse": True}))
         cases.append(kit.pure_case("negative-cost", {"costs": [2, -1, 3, 4], "stages": 2, "refuse": True}))
         return cases
@@ -75,6 +76,7 @@ class SplitStagesCheck(ExerciseCheck):
         call = kit.call_text(self.exercise, costs, p)
         if case.inputs.get("refuse"):
             why = {"more-stages-than-layers": f"more stages ({p}) than layers ({len(costs)})",
+                   "no-layers": "no layers at all",
                    "zero-stages": "n_stages < 1", "negative-cost": "a negative layer cost"}[case.id]
             numbers = (len(costs), p) if case.id == "more-stages-than-layers" else ()
             return kit.judge_refusal(output, call, why, numbers)
