@@ -219,7 +219,7 @@ if n_stages < 1:
 if n_stages > len(costs):
     raise ValueError(f"{len(costs)} layers, {n_stages} stages")
 if any(c < 0 for c in costs):
-    raise ValueError("negative cost")
+    raise ValueError(f"negative cost {min(costs):g}")
 
 @lru_cache(maxsize=None)
 def best(start, k):

@@ -73,8 +73,9 @@ class PipelineMemoryCheck(ExerciseCheck):
         cases = [kit.pure_case(name, {"p": p, "m": m, "schedule": name.split("-")[0], "bytes": size()})
                  for name, p, m in sizes]
         cases.append(kit.pure_case("1f1b-zero-bytes", {"p": p, "m": m, "schedule": "1f1b", "bytes": 0}))
-        for name, p, schedule in (("unknown-schedule", 4, "pipedream"), ("zero-stages", 0, "1f1b")):
-            cases.append(kit.pure_case(name, {"p": p, "m": 8, "schedule": schedule, "bytes": size(), "refuse": True}))
+        for name, p, m, schedule in (("unknown-schedule", 4, 8, "pipedream"), ("zero-stages", 0, 8, "1f1b"),
+                                     ("zero-micro-batches", 3, 0, "gpipe")):
+            cases.append(kit.pure_case(name, {"p": p, "m": m, "schedule": schedule, "bytes": size(), "refuse": True}))
         return cases
 
     def run(self, case, student):
@@ -92,7 +93,7 @@ class PipelineMemoryCheck(ExerciseCheck):
         p, m, schedule, nbytes = inp["p"], inp["m"], inp["schedule"], inp["bytes"]
         call = kit.call_text(self.exercise, p, m, schedule, nbytes)
         if inp.get("refuse"):
-            why = "an unknown schedule name" if schedule not in ("gpipe", "1f1b") else "n_stages < 1"
+            why = "an unknown schedule name" if schedule not in ("gpipe", "1f1b") else "n_stages < 1 or n_micro < 1"
             return kit.judge_refusal(output, call, why)
         verdict = kit.pure_output(output, list_of(NUMBER, n=p), call)
         if not verdict.passed:

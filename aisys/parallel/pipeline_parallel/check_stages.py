@@ -78,7 +78,8 @@ class SplitStagesCheck(ExerciseCheck):
             why = {"more-stages-than-layers": f"more stages ({p}) than layers ({len(costs)})",
                    "no-layers": "no layers at all",
                    "zero-stages": "n_stages < 1", "negative-cost": "a negative layer cost"}[case.id]
-            numbers = (len(costs), p) if case.id == "more-stages-than-layers" else ()
+            numbers = (0,) if case.id == "zero-stages" else (min(costs),) if case.id == "negative-cost" \
+                else (len(costs), p)
             return kit.judge_refusal(output, call, why, numbers)
         verdict = kit.pure_output(output, list_of(list_of(INT)), call, {"intact": BOOL})
         if not verdict.passed:

@@ -79,3 +79,4 @@ class StageWatch:
 
     def close(self) -> None:
         self._handle.remove()
+        gc.unfreeze()
