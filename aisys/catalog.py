@@ -130,6 +130,14 @@ LABS: tuple[Lab, ...] = (
         + _ex("vocab.py", ("VocabParallelEmbedding", 10), ("vocab_parallel_cross_entropy", 15))
         + _ex("comm_volume.py", ("tp_comm_volume", 10)),
         distributed=True, demo_flags=("nproc", "backend", "device")),
+    Lab(9, "pipeline-parallel", "09_pipeline_parallel", "Pipeline parallelism", "流水线并行",
+        ("张量并行",), "parallel.pipeline_parallel",
+        _ex("stages.py", ("split_stages", 15))
+        + _ex("naive.py", ("naive_model_parallel", 15))
+        + _ex("schedules.py", ("gpipe_schedule", 10), ("one_f_one_b_schedule", 15))
+        + _ex("runner.py", ("PipelineRunner", 30))
+        + _ex("formulas.py", ("pipeline_bubble", 5), ("pipeline_memory", 10)),
+        distributed=True, demo_flags=("nproc", "backend", "device")),
 )
 
 

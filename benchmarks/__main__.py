@@ -22,7 +22,8 @@ from pathlib import Path
 from benchmarks.common import (REPO, error_row, load_average, machine, markdown, normalize, table,
                                write_json)
 
-TOPICS = ("cli_startup", "grading", "classroom", "autodiff", "scheduling", "data_parallel", "tensor_parallel")
+TOPICS = ("cli_startup", "grading", "classroom", "autodiff", "scheduling", "data_parallel", "tensor_parallel",
+          "pipeline_parallel")
 EXTRA_TOPICS = ("gpu",)          # run only when named: it skips itself without CUDA
 TOPIC_LIMIT_S = {False: 300.0, True: 90.0}   # per topic, full / --quick
 SLOW_TOPIC_LIMIT_S = {"grading": 400.0, "classroom": 500.0}       # full mode: 2-3 whole `aisys check` runs
