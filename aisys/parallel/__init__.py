@@ -1,4 +1,4 @@
-"""The distributed runtime shared by labs 07 and 08.
+"""The distributed runtime shared by labs 07, 08 and 09.
 
 - `policy.choose_backend`: nccl / gloo and cuda / cpu from the machine and the flags;
 - `launch.launch(fn, nproc, *args)`: real processes through torch.distributed (or join torchrun);

@@ -125,7 +125,7 @@ def merge_records(case: Case, recs: list[dict]) -> dict:
             for r in distinct[:1]:
                 message += f"\nrank {r}: {recs[r]['message'][:600]}"
         finished = [r for r, rec in enumerate(recs) if rec["status"] == "ok"]
-        if finished:
+        if finished and (status == "timeout" or _echo(cause["message"])):   # a collective out of step
             message += (f"\n(rank {', '.join(map(str, finished))} finished without error: do all ranks make "
                         "the same collectives in the same order?)")
         return record(case, status, message=message, stdout=stdout)
