@@ -53,7 +53,8 @@ class ToStaticCheck(ExerciseCheck):
             Case("break-is-refused", {"fn": "break_in_loop", "refuse": "break"}),
             Case("continue-is-refused", {"fn": "continue_in_loop", "refuse": "continue"}),
             Case("return-in-branch-is-refused", {"fn": "return_in_branch", "refuse": "return"}),
-            Case("exports-as-cond", {"fn": "relu_or_square", "args": [vector(rng)], "export": True}, weight=2),
+            Case("exports-as-cond", {"fn": "relu_or_square", "args": [vector(rng)], "export": True,
+                                     "calls": [[vector(rng, 1.0)], [vector(rng, -1.0)]]}, weight=2),
             Case("if-assigns-different-names", {"fn": "scale_one_side",
                                                 **calls([vector(rng, size=3), vector(rng, size=3)])}, weight=2),
             Case("while-with-temporary-and-default", {"fn": "shrink_with_temporary",
@@ -85,9 +86,12 @@ class ToStaticCheck(ExerciseCheck):
                                    "leave the original as it was")
         if case.inputs.get("export"):
             try:
-                return {"export_ops": exported_targets(converted, tensors(case.inputs["args"])), "export_error": None}
+                exported = export(converted, tensors(case.inputs["args"]))
             except Exception as err:  # export refusing is the finding, not a crash
-                return {"export_ops": None, "export_error": type(err).__name__}
+                return {"cond_nodes": None, "outputs": None, "export_error": type(err).__name__}
+            conds = sum(n.op == "call_function" and "cond" in str(n.target) for n in exported.graph.nodes)
+            outputs = [flat(exported.module()(*args), "the exported program") for args in _arguments(case)]
+            return {"cond_nodes": conds, "outputs": outputs, "export_error": None}
         source = getattr(converted, "source", None)
         if not isinstance(source, str):
             raise StudentCodeError(f"the function to_static returned has `.source` = {describe(source)}; "
@@ -100,21 +104,16 @@ class ToStaticCheck(ExerciseCheck):
         if "refuse" in case.inputs:
             shape = expect(output, dict_of({"raised": optional(STR), "message": STR}), "to_static's result")
             return shape if not shape.passed else _refusal_verdict(case, output)
+        outputs = list_of(list_of(NUMBER), len(case.inputs["calls"]))
         if case.inputs.get("export"):
-            shape = expect(output, dict_of({"export_ops": optional(list_of(STR)), "export_error": optional(STR)}),
-                           "to_static's result")
-            return shape if not shape.passed else _export_verdict(output)
-        shape = expect(output, dict_of({"outputs": list_of(list_of(NUMBER), len(case.inputs["calls"])),
-                                        "stats": mapping(INT), "source": STR}), "to_static's result")
+            shape = expect(output, dict_of({"cond_nodes": optional(INT), "outputs": optional(outputs),
+                                            "export_error": optional(STR)}), "to_static's result")
+            return shape if not shape.passed else _export_verdict(case, output)
+        shape = expect(output, dict_of({"outputs": outputs, "stats": mapping(INT), "source": STR}), "to_static's result")
         if not shape.passed:
             return shape
-        fn = getattr(P, case.inputs["fn"])
-        for k, args in enumerate(_arguments(case)):
-            verdict = close(output["outputs"][k], flat(fn(*args), case.inputs["fn"]), rtol=1e-5, atol=1e-6,
-                            what=f"call {k} of the converted function")
-            if not verdict.passed:
-                return verdict
-        return _conversion_verdict(output, ROUTE[case.inputs["fn"]])
+        return _same_as_eager(case, output["outputs"], "call {k} of the converted function") or \
+            _conversion_verdict(output, ROUTE[case.inputs["fn"]])
 
 
 def _arguments(case: Case) -> list[tuple]:
@@ -138,13 +137,24 @@ def _refusal_verdict(case: Case, output: dict) -> Verdict:
     return PASS
 
 
-def _export_verdict(output: dict) -> Verdict:
+def _same_as_eager(case: Case, outputs: list, what: str) -> Verdict | None:
+    fn = getattr(P, case.inputs["fn"])
+    for k, args in enumerate(_arguments(case)):
+        verdict = close(outputs[k], flat(fn(*args), case.inputs["fn"]), rtol=1e-5, atol=1e-6, what=what.format(k=k))
+        if not verdict.passed:
+            return verdict
+    return None
+
+
+def _export_verdict(case: Case, output: dict) -> Verdict:
+    """One tensor `if` → exactly one cond node, and the exported program takes both branches."""
     if output["export_error"]:
         return fail(f"torch.export of the converted function raised {output['export_error']}: "
                     "the tensor `if` is still a Python if (no cond node)")
-    if output["export_ops"] is None or not any("cond" in op for op in output["export_ops"]):
-        return fail("torch.export of the converted function has no cond node: the tensor `if` was not converted")
-    return PASS
+    if output["cond_nodes"] != 1 or output["outputs"] is None:
+        return fail(f"torch.export of the converted function has {output['cond_nodes'] or 'no'} cond node(s) "
+                    "for its one tensor `if`")
+    return _same_as_eager(case, output["outputs"], "the exported program on input {k} (one per branch)") or PASS
 
 
 def _conversion_verdict(output: dict, route: str) -> Verdict:
@@ -163,13 +173,17 @@ def _conversion_verdict(output: dict, route: str) -> Verdict:
     return PASS
 
 
-def exported_targets(converted, args) -> list[str]:
-    """The call_function targets of `torch.export` of `converted` on `args`."""
+def export(converted, args):
+    """`torch.export` of a converted function (wrapped in a Module) on example `args`."""
     import torch
 
     class Wrapper(torch.nn.Module):
         def forward(self, *xs):
             return converted(*xs)
     with quiet_torch():
-        exported = torch.export.export(Wrapper(), tuple(args))
-    return [str(n.target) for n in exported.graph.nodes if n.op == "call_function"]
+        return torch.export.export(Wrapper(), tuple(args))
+
+
+def exported_targets(converted, args) -> list[str]:
+    """The call_function targets of the exported graph (the demo prints them)."""
+    return [str(n.target) for n in export(converted, args).graph.nodes if n.op == "call_function"]

@@ -8,7 +8,7 @@ from collections import Counter
 from aisys.dy2static.ssa_programs import ARTICLE, FIXED, LOOKALIKES, arity, random_program, run_source
 from aisys.errors import StudentCodeError
 from aisys.grading.compare import equal
-from aisys.grading.shapes import INT, STR, dict_of, expect, list_of, require
+from aisys.grading.shapes import INT, STR, describe, dict_of, expect, list_of, require
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 
 
@@ -32,6 +32,13 @@ class SSACheck(ExerciseCheck):
 
     def run(self, case, student):
         source = require(student.get("to_ssa")(case.inputs["source"]), STR, "to_ssa", "a str of Python source")
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError) as err:
+            raise StudentCodeError(f"to_ssa returned {describe(source)}, which is not valid Python: {err}") from None
+        if not any(isinstance(node, ast.FunctionDef) and node.name == "f" for node in tree.body):
+            raise StudentCodeError(f"to_ssa returned {describe(source)}, which defines no function `f`; expected "
+                                   "the source of the same function in SSA form")
         try:
             outputs = run_source(source, case.inputs["inputs"])
         except Exception as err:  # the student's program, not the grader, failed

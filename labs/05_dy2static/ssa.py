@@ -28,7 +28,7 @@ import ast
 
 def to_ssa(source: str) -> str:
     """Rewrite one function (assignments, augmented assignments, if/elif/else, one final
-    `return`) into SSA; return its source.
+    `return`) into SSA; return its source — the same function name and parameters.
 
     Rules: every name is assigned exactly once in the result (a parameter counts as
     assigned); each `if` test is first saved in a fresh variable, and the φ reads that saved
