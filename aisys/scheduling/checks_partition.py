@@ -14,7 +14,9 @@ from aisys.scheduling.costgraph import from_spec, node_costs, to_spec
 COMM = ("send", "recv")
 
 
-SPEC = list_of(tuple_of(STR, STR, list_of(STR), mapping(ANY)))
+#: per node: name, op, inputs, its `device` attr, and its other attrs (an original node's must be
+#: the original's; a send/recv's are not graded, so they do not travel)
+SPEC = list_of(tuple_of(STR, STR, list_of(STR), ANY, mapping(ANY)))
 
 
 class Partition(ExerciseCheck):
@@ -45,16 +47,25 @@ class Partition(ExerciseCheck):
         if "warmup" in case.inputs:   # same node names, another graph: nothing may carry over
             require(call("partition", fn, from_spec(case.inputs["warmup"]), case.inputs["n"]), Graph, "partition",
                     "an aisys Graph")
-        result = call("partition", fn, from_spec(case.inputs["graph"]), case.inputs["n"])
-        return to_spec(require(result, Graph, "partition", "an aisys Graph"))
+        graph = from_spec(case.inputs["graph"])
+        result = require(call("partition", fn, graph, case.inputs["n"]), Graph, "partition", "an aisys Graph")
+        return [[node.name, node.op, list(node.inputs), node.attrs.get("device"),
+                 {k: v for k, v in node.attrs.items() if k != "device"} if node.name in graph else {}]
+                for node in result]
 
     def judge(self, case, output):
         shape = expect(output, SPEC, "the partitioned graph")
         if not shape.passed:
             return shape
-        original, mine = from_spec(case.inputs["graph"]), from_spec(output)
+        original = from_spec(case.inputs["graph"])
+        mine = from_spec([[name, op, inputs, {**attrs, "device": device}] for name, op, inputs, device, attrs in output])
         if len(mine) != len(output):
             return fail("two nodes of the partitioned graph share a name")
+        changed = [n.name for n in original if n.name in mine and
+                   {k: v for k, v in mine[n.name].attrs.items() if k != "device"} != n.attrs]
+        if changed:
+            return fail(f"node {changed[0]!r} lost or changed its attrs (cost, bytes, shape, seed...): keep them and "
+                        "add `device`")
         return self._structure(original, mine, case.inputs["n"]) or self._values(original, mine)
 
     @staticmethod

@@ -66,7 +66,8 @@ class RunGraph(ExerciseCheck):
         require(values, dict, "run_graph", "a dict {node name: value}")
         threads = {ident: i for i, ident in enumerate(dict.fromkeys(t for _, t, _, _ in log))}
         t0 = min((s for _, _, s, _ in log), default=0.0)
-        return {"values": {str(k): np.asarray(v) for k, v in values.items()},
+        # at least 1-d: f's values are scalars, and 0-d arrays trip array tools downstream
+        return {"values": {str(k): np.atleast_1d(np.asarray(v)) for k, v in values.items()},
                 "log": [[op, threads[t], s - t0, e - t0] for op, t, s, e in log]}
 
     def judge(self, case, output):
