@@ -192,6 +192,18 @@ def simultaneous_finish() -> Graph:
     return g
 
 
+def inline_order() -> Graph:
+    """One expensive source readies two cheap ops; the second readies a third. Run inline first
+    in, first out, the thread takes c1, c2, c3; last in, first out would run c3 (ready later)
+    before c1."""
+    g = Graph()
+    g.add("s", "matmul", cost=3, bytes=8)
+    g.add("c1", "add", ["s"], cost=1, bytes=8)
+    g.add("c2", "add", ["s"], cost=1, bytes=8)
+    g.add("c3", "relu", ["c2"], cost=1, bytes=8)
+    return g
+
+
 def with_zero_costs(graph: Graph, every: int = 3) -> Graph:
     """Every `every`-th op costs 0 (a reshape, a view): it ends the instant it starts."""
     for k, node in enumerate(graph):

@@ -34,6 +34,7 @@ class CostClassSchedule(ExerciseCheck):
             node.attrs["cost"] = 2                      # exactly the threshold: cheap
         return [
             case("f-one-thread", builders.f_graph(), 1, 2, 1.0),
+            case("inline-first-in-first-out", builders.inline_order(), 2, 2, 1.0),
             case("training-3-threads", builders.training_graph(3), 3, 2, 1.0, weight=2),
             case("transformer-2-threads", builders.transformer_block(), 2, 3, 0.5),
             case("costs-equal-the-threshold", equal, 2, 2, 1.0, weight=2),
