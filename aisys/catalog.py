@@ -107,11 +107,12 @@ LABS: tuple[Lab, ...] = (
         + _ex("capture.py", ("capture_report", 15))),
     Lab(6, "scheduling", "06_scheduling", "Scheduling and execution", "调度与执行",
         ("计算图的调度与执行",), "scheduling",
-        _ex("schedulers.py", ("fifo_schedule", 10), ("list_schedule", 20), ("hetero_schedule", 20),
+        _ex("schedulers.py", ("fifo_schedule", 10), ("list_schedule", 15), ("hetero_schedule", 15),
             ("backward_order", 10))
+        + _ex("concurrency.py", ("cost_class_schedule", 15))
         + _ex("executor.py", ("run_graph", 15))
         + _ex("dispatch.py", ("Dispatcher", 10))
-        + _ex("partition.py", ("partition", 15)),
+        + _ex("partition.py", ("partition", 10)),
         demo_flags=("trace",)),
     Lab(7, "data-parallel", "07_data_parallel", "Data parallelism", "数据并行",
         ("数据并行",), "parallel.data_parallel",

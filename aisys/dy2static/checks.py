@@ -3,8 +3,10 @@ torch.export (a converted branch must export as torch.cond), Python executing th
 program (SSA), and torch's own capture tools."""
 from __future__ import annotations
 
-from aisys.dy2static.capture_checks import CaptureCheck, SSACheck
-from aisys.dy2static.convert_checks import ToStaticCheck, TraceCheck
+from aisys.dy2static.capture_checks import CaptureCheck
+from aisys.dy2static.convert_checks import ToStaticCheck
+from aisys.dy2static.ssa_checks import SSACheck
+from aisys.dy2static.trace_checks import TraceCheck
 from aisys.grading.spec import LabSuite
 
 SUITE = LabSuite("dy2static", [TraceCheck(), ToStaticCheck(), SSACheck(), CaptureCheck()])

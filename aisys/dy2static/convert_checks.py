@@ -1,124 +1,26 @@
-"""Checks of `trace` and `to_static` (tensors in the child, numbers back to the parent)."""
+"""Check of `to_static`. Ground truth: eager PyTorch on seeded inputs through every branch
+and varying trip counts, the runtime's record that torch.cond / torch.while_loop really ran,
+`torch.export` of the converted function (a tensor `if` must become a cond node), and the
+source of the refused constructs (their line numbers)."""
 from __future__ import annotations
 
 import ast
 import inspect
 import re
 import textwrap
-import warnings
-from typing import Any
-
-import numpy as np
 
 from aisys.dy2static import programs as P
-from aisys.quiet import quiet_torch, torch_logs_off
+from aisys.dy2static.check_tools import flat, tensors, vector
+from aisys.errors import StudentCodeError
 from aisys.grading.compare import close
+from aisys.grading.shapes import INT, NUMBER, STR, describe, dict_of, expect, list_of, mapping, optional, require
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
+from aisys.quiet import quiet_torch, torch_logs_off
 
-
-def tensors(spec: list) -> tuple:
-    """Inputs from plain data: a list becomes a float tensor, an int a 0-d int64 tensor."""
-    import torch
-
-    return tuple(torch.tensor(v, dtype=torch.int64 if isinstance(v, int) else torch.float32) for v in spec)
-
-
-def flat(output: Any) -> list[float]:
-    """Every tensor leaf of an output, flattened into one list of floats."""
-    import torch
-    from torch.utils._pytree import tree_flatten
-
-    leaves, _ = tree_flatten(output)
-    return torch.cat([torch.as_tensor(t, dtype=torch.float64).reshape(-1) for t in leaves]).tolist()
-
-
-def _vector(rng, sign: float = 0.0, scale: float = 1.0, size: int = 4) -> list:
-    v = rng.normal(size=size) * scale
-    if sign:
-        v = np.abs(v) * sign
-    return [round(float(x), 4) for x in v]
-
-
-class TraceCheck(ExerciseCheck):
-    exercise = "trace"
-    hint = ("record inside a TorchFunctionMode; map tensors to Refs by id; replay must run the "
-            "recorded calls only — never fn again; note each Tensor.__bool__ in graph.notes")
-
-    def cases(self, rng):
-        pos, neg = (lambda: _vector(rng, 1.0)), (lambda: _vector(rng, -1.0))
-        return [
-            Case("same-branch", {"fn": "relu_or_square", "example": [pos()], "replay": [[pos()], [pos()]]}),
-            Case("other-branch", {"fn": "relu_or_square", "example": [pos()], "replay": [[neg()], [neg()]]},
-                 weight=2),
-            Case("other-branch-negative-example", {"fn": "relu_or_square", "example": [neg()],
-                                                   "replay": [[pos()]]}),
-            Case("loop-unrolled", {"fn": "halve_until_small", "example": [_vector(rng, scale=4.0)],
-                                   "replay": [[_vector(rng, scale=0.2)], [_vector(rng, scale=12.0)]]}, weight=2),
-            Case("fixed-loop", {"fn": "fixed_loop", "example": [_vector(rng)], "replay": [[_vector(rng)]]}),
-            Case("two-inputs", {"fn": "branch_in_loop", "example": [_vector(rng, size=3), 3],
-                                "replay": [[_vector(rng, size=3), 3], [_vector(rng, size=3), 5]]}),
-            # graph.notes: a data-dependent branch baked in must be said; none where there was none
-            Case("notes-branch-baked-in", {"fn": "relu_or_square", "example": [_vector(rng)],
-                                           "replay": [[_vector(rng)]], "notes": True}),
-            Case("notes-none-without-branch", {"fn": "fixed_loop", "example": [_vector(rng)],
-                                               "replay": [[_vector(rng)]], "notes": True}),
-            Case("tuple-returning-op", {"fn": "halves_mixed", "example": [_vector(rng, size=6)],
-                                        "replay": [[_vector(rng, size=6)], [_vector(rng, size=6)]]}),
-        ]
-
-    def run(self, case, student):
-        fn = getattr(P, case.inputs["fn"])
-        graph = student.get("trace")(fn, *tensors(case.inputs["example"]))
-        P.CALLS.clear()
-        outputs = [flat(graph(*tensors(spec))) for spec in case.inputs["replay"]]
-        notes = [str(note) for note in getattr(graph, "notes", None) or []]
-        return {"outputs": outputs, "python_calls": P.CALLS[case.inputs["fn"]], "ops": len(graph), "notes": notes}
-
-    def judge(self, case, output):
-        import torch
-
-        fn = getattr(P, case.inputs["fn"])
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            traced = torch.jit.trace(fn, tensors(case.inputs["example"]))
-        if output.get("python_calls"):
-            return fail(f"replaying ran the Python function again ({output['python_calls']} calls): a static "
-                        "graph replays the recorded ops")
-        if not output.get("ops"):
-            return fail("the graph has no ops")
-        if case.inputs.get("notes"):
-            # torch's own tracer warns when a tensor became a Python bool: that is the ground truth
-            baked = any(issubclass(w.category, torch.jit.TracerWarning) and "Python boolean" in str(w.message)
-                        for w in caught)
-            return _judge_notes(output.get("notes") or [], baked)
-        got = output.get("outputs") or []
-        for k, spec in enumerate(case.inputs["replay"]):
-            want = flat(traced(*tensors(spec)))
-            verdict = close(got[k] if k < len(got) else None, want, rtol=1e-5, atol=1e-6,
-                            what=f"replay {k}")
-            if not verdict.passed:
-                eager = flat(fn(*tensors(spec)))
-                if close(got[k], eager, rtol=1e-5, atol=1e-6).passed:
-                    return fail(f"replay {k} follows the path eager Python would take, but a traced graph "
-                                "only knows the path of the example (that is the tracing pitfall)")
-                return verdict
-        return PASS
-
-
-def _judge_notes(notes: list[str], baked: bool) -> Verdict:
-    if baked and not any(note.strip() for note in notes):
-        return fail("the example run turned a tensor into a Python bool (an `if` on a tensor), but "
-                    "graph.notes is empty: say that a data-dependent branch was baked into the graph")
-    if not baked and notes:
-        return fail(f"graph.notes has {len(notes)} note(s), but this run never turned a tensor into a "
-                    "Python bool: nothing data-dependent was baked in")
-    return PASS
-
-
-TO_STATIC_CASES = {"relu_or_square": "cond", "halve_until_small": "while_loop", "branch_in_loop": "while_loop",
-                   "python_flag": "python_if", "scale_one_side": "cond", "shrink_with_temporary": "while_loop",
-                   "clipped_step": "cond"}
-REFUSED = {"break": ast.Break, "return": ast.Return}
+ROUTE = {"relu_or_square": "cond", "halve_until_small": "while_loop", "branch_in_loop": "while_loop",
+         "python_flag": "python_if", "scale_one_side": "cond", "shrink_with_temporary": "while_loop",
+         "clipped_step": "cond", "sign_bucket": "cond"}
+REFUSED = {"break": ast.Break, "continue": ast.Continue, "return": ast.Return}
 
 
 def construct_lines(fn, word: str) -> set[int]:
@@ -132,26 +34,35 @@ def construct_lines(fn, word: str) -> set[int]:
 class ToStaticCheck(ExerciseCheck):
     exercise = "to_static"
     hint = ("each if/while becomes generated functions + _jst.convert_cond / convert_while; assigned "
-            "names are their outputs; refuse break/continue/return with SyntaxError")
+            "names are their outputs; refuse break/continue/return with a SyntaxError naming the line")
     case_timeout = 60.0
 
     def cases(self, rng):
+        calls = lambda *xs: {"calls": [list(x) for x in xs]}   # noqa: E731
         return [
-            Case("if-true", {"fn": "relu_or_square", "args": [_vector(rng, 1.0)]}),
-            Case("if-false", {"fn": "relu_or_square", "args": [_vector(rng, -1.0)]}),
-            Case("while-no-trips", {"fn": "halve_until_small", "args": [_vector(rng, scale=0.1)]}),
-            Case("while-many-trips", {"fn": "halve_until_small", "args": [_vector(rng, scale=float(rng.uniform(5, 40)))]}),
-            Case("if-in-while", {"fn": "branch_in_loop", "args": [_vector(rng, size=3), int(rng.integers(2, 7))]},
+            Case("if-true", {"fn": "relu_or_square", **calls([vector(rng, 1.0)])}),
+            Case("if-false", {"fn": "relu_or_square", **calls([vector(rng, -1.0)])}),
+            Case("while-no-trips", {"fn": "halve_until_small", **calls([vector(rng, scale=0.1)])}),
+            Case("while-many-trips", {"fn": "halve_until_small",
+                                      **calls([vector(rng, scale=float(rng.uniform(5, 40)))])}),
+            Case("if-in-while", {"fn": "branch_in_loop",
+                                 **calls([vector(rng, size=3), int(rng.integers(2, 7))], [vector(rng, size=3), 0])},
                  weight=2),
-            Case("python-bool-stays-python", {"fn": "python_flag", "args": [_vector(rng)], "flag": bool(rng.random() < 0.5)}),
+            Case("python-bool-stays-python", {"fn": "python_flag", **calls([vector(rng)], [vector(rng)]),
+                                              "flags": [True, False]}),
             Case("break-is-refused", {"fn": "break_in_loop", "refuse": "break"}),
+            Case("continue-is-refused", {"fn": "continue_in_loop", "refuse": "continue"}),
             Case("return-in-branch-is-refused", {"fn": "return_in_branch", "refuse": "return"}),
-            Case("exports-as-cond", {"fn": "relu_or_square", "args": [_vector(rng)], "export": True}, weight=2),
+            Case("exports-as-cond", {"fn": "relu_or_square", "args": [vector(rng)], "export": True,
+                                     "calls": [[vector(rng, 1.0)], [vector(rng, -1.0)]]}, weight=2),
             Case("if-assigns-different-names", {"fn": "scale_one_side",
-                                                "args": [_vector(rng, size=3), _vector(rng, size=3)]}, weight=2),
-            Case("while-with-temporary", {"fn": "shrink_with_temporary",
-                                          "args": [_vector(rng, scale=float(rng.uniform(3, 20)))]}),
-            Case("closure-indented-source", {"fn": "clipped_step", "args": [_vector(rng, scale=2.0)]}),
+                                                **calls([vector(rng, size=3), vector(rng, size=3)])}, weight=2),
+            Case("while-with-temporary-and-default", {"fn": "shrink_with_temporary",
+                                                      **calls([vector(rng, scale=float(rng.uniform(3, 20)))])}),
+            Case("closure-indented-source", {"fn": "clipped_step", **calls([vector(rng, scale=2.0)])}),
+            Case("elif-chain-every-branch", {"fn": "sign_bucket", **calls(
+                [vector(rng, 1.0, scale=2.0)], [vector(rng, -1.0, scale=2.0)], [vector(rng, scale=0.05)])},
+                weight=2),
         ]
 
     def run(self, case, student):
@@ -162,57 +73,95 @@ class ToStaticCheck(ExerciseCheck):
         from aisys.dy2static import runtime
 
         fn = getattr(P, case.inputs["fn"])
+        before = (fn.__code__, fn.__defaults__, dict(fn.__dict__))
         if "refuse" in case.inputs:
             try:
                 student.get("to_static")(fn)
             except SyntaxError as err:
                 return {"raised": "SyntaxError", "message": str(err)[:300]}
-            return {"raised": None}
-        converted = student.get("to_static")(fn)
-        args = tensors(case.inputs["args"]) + ((case.inputs["flag"],) if "flag" in case.inputs else ())
+            return {"raised": None, "message": ""}
+        converted = require(student.get("to_static")(fn), callable, "to_static", "a function (the converted copy)")
+        if (fn.__code__, fn.__defaults__, dict(fn.__dict__)) != before:
+            raise StudentCodeError("to_static changed the function it was given: build a new function, "
+                                   "leave the original as it was")
         if case.inputs.get("export"):
             try:
-                return {"export_ops": exported_targets(converted, args)}
+                exported = export(converted, tensors(case.inputs["args"]))
             except Exception as err:  # export refusing is the finding, not a crash
-                return {"export_error": type(err).__name__}
+                return {"cond_nodes": None, "outputs": None, "export_error": type(err).__name__}
+            conds = sum(n.op == "call_function" and "cond" in str(n.target) for n in exported.graph.nodes)
+            outputs = [flat(exported.module()(*args), "the exported program") for args in _arguments(case)]
+            return {"cond_nodes": conds, "outputs": outputs, "export_error": None}
+        source = getattr(converted, "source", None)
+        if not isinstance(source, str):
+            raise StudentCodeError(f"the function to_static returned has `.source` = {describe(source)}; "
+                                   "expected a str (the generated Python source)")
         runtime.STATS.clear()
-        out = converted(*args)
-        return {"outputs": flat(out), "stats": dict(runtime.STATS), "source": getattr(converted, "source", None)}
+        outputs = [flat(converted(*args), "the converted function") for args in _arguments(case)]
+        return {"outputs": outputs, "stats": {str(k): int(v) for k, v in runtime.STATS.items()}, "source": source}
 
     def judge(self, case, output):
-        fn = getattr(P, case.inputs["fn"])
         if "refuse" in case.inputs:
-            word = case.inputs["refuse"]
-            if output.get("raised") != "SyntaxError":
-                return fail(f"converting a function with `{word}` inside a converted block should raise SyntaxError")
-            message = output.get("message", "")
-            if word not in message:
-                return fail(f"the SyntaxError should name the construct (`{word}`) and its line")
-            if not any(re.search(rf"(?<!\d){n}(?!\d)", message) for n in construct_lines(fn, word)):
-                return fail(f"the SyntaxError names `{word}` but not the line it is on (in the function's "
-                            "source or in its file)")
-            return PASS
+            shape = expect(output, dict_of({"raised": optional(STR), "message": STR}), "to_static's result")
+            return shape if not shape.passed else _refusal_verdict(case, output)
+        outputs = list_of(list_of(NUMBER), len(case.inputs["calls"]))
         if case.inputs.get("export"):
-            if output.get("export_error"):
-                return fail(f"torch.export of the converted function raised {output['export_error']}: "
-                            "the tensor `if` is still a Python if (no cond node)")
-            ops = output.get("export_ops", [])
-            return PASS if any("cond" in op for op in ops) else fail(
-                "torch.export of the converted function has no cond node: the tensor `if` was not converted")
-        args = tensors(case.inputs["args"]) + ((case.inputs["flag"],) if "flag" in case.inputs else ())
-        verdict = close(output.get("outputs"), flat(fn(*args)), rtol=1e-5, atol=1e-6, what="outputs")
+            shape = expect(output, dict_of({"cond_nodes": optional(INT), "outputs": optional(outputs),
+                                            "export_error": optional(STR)}), "to_static's result")
+            return shape if not shape.passed else _export_verdict(case, output)
+        shape = expect(output, dict_of({"outputs": outputs, "stats": mapping(INT), "source": STR}), "to_static's result")
+        if not shape.passed:
+            return shape
+        return _same_as_eager(case, output["outputs"], "call {k} of the converted function") or \
+            _conversion_verdict(output, ROUTE[case.inputs["fn"]])
+
+
+def _arguments(case: Case) -> list[tuple]:
+    """The calls of a case: tensors, plus the Python flag where the function takes one."""
+    flags = case.inputs.get("flags")
+    return [tensors(spec) + ((flags[k],) if flags else ()) for k, spec in enumerate(case.inputs["calls"])]
+
+
+def _refusal_verdict(case: Case, output: dict) -> Verdict:
+    word = case.inputs["refuse"]
+    if output["raised"] != "SyntaxError":
+        return fail(f"converting a function with `{word}` inside a converted block should raise SyntaxError; "
+                    "to_static returned normally")
+    message = output["message"]
+    if not re.search(rf"\b{word}\b", message, re.IGNORECASE):
+        return fail(f"the SyntaxError should name the construct (`{word}`) and its line")
+    lines = construct_lines(getattr(P, case.inputs["fn"]), word)
+    if not any(re.search(rf"(?<!\d){n}(?!\d)", message) for n in lines):
+        return fail(f"the SyntaxError names `{word}` but not the line it is on (in the function's "
+                    "source or in its file)")
+    return PASS
+
+
+def _same_as_eager(case: Case, outputs: list, what: str) -> Verdict | None:
+    fn = getattr(P, case.inputs["fn"])
+    for k, args in enumerate(_arguments(case)):
+        verdict = close(outputs[k], flat(fn(*args), case.inputs["fn"]), rtol=1e-5, atol=1e-6, what=what.format(k=k))
         if not verdict.passed:
             return verdict
-        return _conversion_verdict(output, TO_STATIC_CASES[case.inputs["fn"]])
+    return None
+
+
+def _export_verdict(case: Case, output: dict) -> Verdict:
+    """One tensor `if` → exactly one cond node, and the exported program takes both branches."""
+    if output["export_error"]:
+        return fail(f"torch.export of the converted function raised {output['export_error']}: "
+                    "the tensor `if` is still a Python if (no cond node)")
+    if output["cond_nodes"] != 1 or output["outputs"] is None:
+        return fail(f"torch.export of the converted function has {output['cond_nodes'] or 'no'} cond node(s) "
+                    "for its one tensor `if`")
+    return _same_as_eager(case, output["outputs"], "the exported program on input {k} (one per branch)") or PASS
 
 
 def _conversion_verdict(output: dict, route: str) -> Verdict:
-    stats, source = output.get("stats") or {}, output.get("source")
-    if not isinstance(source, str):
-        return fail("the converted function has no `.source` string")
+    stats, source = output["stats"], output["source"]
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError):
         return fail("`.source` is not valid Python")
     if not stats.get(route):
         return fail(f"the runtime never ran a {route.replace('_', ' ')}: route the `if`/`while` through "
@@ -224,12 +173,17 @@ def _conversion_verdict(output: dict, route: str) -> Verdict:
     return PASS
 
 
-def exported_targets(converted, args) -> list[str]:
+def export(converted, args):
+    """`torch.export` of a converted function (wrapped in a Module) on example `args`."""
     import torch
 
     class Wrapper(torch.nn.Module):
         def forward(self, *xs):
             return converted(*xs)
     with quiet_torch():
-        exported = torch.export.export(Wrapper(), args)
-    return [str(n.target) for n in exported.graph.nodes if n.op == "call_function"]
+        return torch.export.export(Wrapper(), tuple(args))
+
+
+def exported_targets(converted, args) -> list[str]:
+    """The call_function targets of the exported graph (the demo prints them)."""
+    return [str(n.target) for n in export(converted, args).graph.nodes if n.op == "call_function"]

@@ -1,5 +1,7 @@
 """The graphs this lab schedules: the articles' f, a training step, a transformer block,
-seeded random DAGs (10 to 10,000 nodes) and two graphs built to make a point.
+seeded random DAGs (10 to 10,000 nodes) and small graphs built to make a point — each
+reaches one corner of a scheduler's input (simultaneous finishes, a value read twice,
+zero-cost ops, a listing that is not topological, a dead branch, a straggler).
 
 Costs are ints (abstract time units on a speed-1 worker); `bytes` is the output size.
 Nodes with op `input`/`param` are sources; an executable graph gives them `shape` and
@@ -140,6 +142,85 @@ def straggler_graph(slow: float = 0.3, fast: float = 0.01) -> Graph:
     g.add("quick1", "sleep", ["x"], seconds=fast, cost=1)
     g.add("quick2", "sleep", ["quick1"], seconds=fast, cost=1)
     g.add("join", "add", ["straggler", "quick2"], cost=1)
+    return g
+
+
+def straggler_with_blockers(slow: float = 0.3, fast: float = 0.01) -> Graph:
+    """The straggler again, with two of its consumers listed before the short chain: an
+    executor that submits every node up front, each pool thread blocking until its inputs
+    are done, fills the pool with waiting threads and starts the chain only after the
+    straggler — listed in topological order, so no deadlock hides the delay."""
+    g = Graph()
+    g.add("x", "input", shape=[4], seed=5, cost=1)
+    g.add("straggler", "sleep", ["x"], seconds=slow, cost=30)
+    g.add("after1", "sleep", ["straggler"], seconds=fast, cost=1)
+    g.add("after2", "sleep", ["straggler"], seconds=fast, cost=1)
+    g.add("quick1", "sleep", ["x"], seconds=fast, cost=1)
+    g.add("quick2", "sleep", ["quick1"], seconds=fast, cost=1)
+    g.add("join", "add", ["after1", "after2", "quick2"], cost=1)
+    return g
+
+
+def listed_backwards(graph: Graph) -> Graph:
+    """The same graph with its nodes listed consumers first: nothing may assume that a node's
+    inputs come before it in the listing."""
+    return Graph(reversed(list(graph)))
+
+
+def square_reads(shape: tuple[int, ...] = (3,)) -> Graph:
+    """A node that reads one value twice (`y = h * h`): it counts two inputs but one producer."""
+    g = Graph()
+    g.add("x", "input", shape=list(shape), seed=1, cost=1, bytes=8)
+    g.add("h", "tanh", ["x"], cost=9, bytes=8)
+    g.add("y", "mul", ["h", "h"], cost=9, bytes=8)
+    g.add("z", "add", ["y", "h"], cost=1, bytes=8)
+    return g
+
+
+def simultaneous_finish() -> Graph:
+    """Two sources end at the same instant on two workers. Each alone readies one short side
+    op; only both together ready the two heads of long chains. A scheduler that finishes one
+    op per step starts a side op before it sees the long chains (for 2 workers)."""
+    g = Graph()
+    g.add("a", "input", cost=2, bytes=8)
+    g.add("b", "input", cost=2, bytes=8)
+    g.add("side_a", "tanh", ["a"], cost=1, bytes=8)
+    g.add("side_b", "tanh", ["b"], cost=1, bytes=8)
+    for i in (1, 2):
+        g.add(f"head{i}", "matmul", ["a", "b"], cost=3, bytes=8)
+        g.add(f"tail{i}", "matmul", [f"head{i}"], cost=6, bytes=8)
+    return g
+
+
+def inline_order() -> Graph:
+    """One expensive source readies two cheap ops; the second readies a third. Run inline first
+    in, first out, the thread takes c1, c2, c3; last in, first out would run c3 (ready later)
+    before c1."""
+    g = Graph()
+    g.add("s", "matmul", cost=3, bytes=8)
+    g.add("c1", "add", ["s"], cost=1, bytes=8)
+    g.add("c2", "add", ["s"], cost=1, bytes=8)
+    g.add("c3", "relu", ["c2"], cost=1, bytes=8)
+    return g
+
+
+def with_zero_costs(graph: Graph, every: int = 3) -> Graph:
+    """Every `every`-th op costs 0 (a reshape, a view): it ends the instant it starts."""
+    for k, node in enumerate(graph):
+        if k % every == every - 1:
+            node.attrs["cost"] = 0
+    return graph
+
+
+def dead_branch_training() -> Graph:
+    """A parameter whose value also feeds a branch that never reaches the loss (a logged
+    metric): its gradient waits only for the consumers on a path to the loss."""
+    g = Graph()
+    g.add("w", "param")
+    g.add("x", "input")
+    g.add("h", "matmul", ["x", "w"])
+    g.add("norm", "mul", ["w", "w"])     # a metric: never reaches the loss
+    g.add("loss", "add", ["h", "x"])
     return g
 
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from aisys.grading.spec import LabSuite
+from aisys.scheduling.checks_cost_class import CostClassSchedule
+from aisys.scheduling.checks_hetero import BackwardOrder, HeteroSchedule
 from aisys.scheduling.checks_partition import Partition
 from aisys.scheduling.checks_runtime import DispatcherCheck, RunGraph
-from aisys.scheduling.checks_schedules import BackwardOrder, FifoSchedule, HeteroSchedule, ListSchedule
+from aisys.scheduling.checks_schedules import FifoSchedule, ListSchedule
 
-SUITE = LabSuite("scheduling", [FifoSchedule(), ListSchedule(), HeteroSchedule(), BackwardOrder(), RunGraph(),
-                                DispatcherCheck(), Partition()])
+SUITE = LabSuite("scheduling", [FifoSchedule(), ListSchedule(), HeteroSchedule(), BackwardOrder(),
+                                CostClassSchedule(), RunGraph(), DispatcherCheck(), Partition()])

@@ -3,22 +3,20 @@ once per device, balanced work) and values (the partitioned graph executes to th
 numbers as the original, send/recv being copies)."""
 from __future__ import annotations
 
+from aisys.grading.shapes import ANY, STR, expect, list_of, mapping, require, tuple_of
 from aisys.grading.spec import Case, ExerciseCheck, fail
 from aisys.graph.ir import Graph
 from aisys.scheduling import builders, kernels
+from aisys.scheduling.check_tools import call
 from aisys.scheduling.checks_runtime import value_verdict
 from aisys.scheduling.costgraph import from_spec, node_costs, to_spec
 
 COMM = ("send", "recv")
 
 
-def _square() -> Graph:
-    g = Graph()
-    g.add("x", "input", shape=[3], seed=1, cost=1)
-    g.add("h", "tanh", ["x"], cost=9)
-    g.add("y", "mul", ["h", "h"], cost=9)
-    g.add("z", "add", ["y", "h"], cost=1)
-    return g
+#: per node: name, op, inputs, its `device` attr, and its other attrs (an original node's must be
+#: the original's; a send/recv's are not graded, so they do not travel)
+SPEC = list_of(tuple_of(STR, STR, list_of(STR), ANY, mapping(ANY)))
 
 
 class Partition(ExerciseCheck):
@@ -28,7 +26,13 @@ class Partition(ExerciseCheck):
 
     def cases(self, rng):
         cases = [Case("f-2-devices", {"graph": to_spec(builders.f_graph()), "n": 2}),
-                 Case("value-read-twice", {"graph": to_spec(_square()), "n": 2})]
+                 Case("value-read-twice", {"graph": to_spec(builders.square_reads()), "n": 2}),
+                 Case("one-device", {"graph": to_spec(builders.executable_dag(rng, 20)), "n": 1}),
+                 Case("more-devices-than-ops", {"graph": to_spec(builders.f_graph()), "n": 9}),
+                 Case("listed-consumers-first", {"graph": to_spec(builders.listed_backwards(
+                     builders.executable_dag(rng, 25))), "n": 3}),
+                 Case("same-names-twice", {"graph": to_spec(builders.executable_dag(rng, 25)), "n": 2,
+                                           "warmup": to_spec(builders.executable_dag(rng, 25))})]
         for i in range(4):
             n = int(rng.integers(15, 50))
             cases.append(Case(f"random-dag-{i}-{n}-nodes-{2 + i % 3}-devices",
@@ -39,17 +43,29 @@ class Partition(ExerciseCheck):
         return cases
 
     def run(self, case, student):
-        result = student.get("partition")(from_spec(case.inputs["graph"]), case.inputs["n"])
-        if not isinstance(result, Graph):
-            raise TypeError(f"partition should return an aisys Graph, got {type(result).__name__}")
-        return to_spec(result)
+        fn = student.get("partition")
+        if "warmup" in case.inputs:   # same node names, another graph: nothing may carry over
+            require(call("partition", fn, from_spec(case.inputs["warmup"]), case.inputs["n"]), Graph, "partition",
+                    "an aisys Graph")
+        graph = from_spec(case.inputs["graph"])
+        result = require(call("partition", fn, graph, case.inputs["n"]), Graph, "partition", "an aisys Graph")
+        return [[node.name, node.op, list(node.inputs), node.attrs.get("device"),
+                 {k: v for k, v in node.attrs.items() if k != "device"} if node.name in graph else {}]
+                for node in result]
 
     def judge(self, case, output):
+        shape = expect(output, SPEC, "the partitioned graph")
+        if not shape.passed:
+            return shape
         original = from_spec(case.inputs["graph"])
-        try:
-            mine = from_spec(output)
-        except Exception:
-            return fail("the output is not a graph")
+        mine = from_spec([[name, op, inputs, {**attrs, "device": device}] for name, op, inputs, device, attrs in output])
+        if len(mine) != len(output):
+            return fail("two nodes of the partitioned graph share a name")
+        changed = [n.name for n in original if n.name in mine and
+                   {k: v for k, v in mine[n.name].attrs.items() if k != "device"} != n.attrs]
+        if changed:
+            return fail(f"node {changed[0]!r} lost or changed its attrs (cost, bytes, shape, seed...): keep them and "
+                        "add `device`")
         return self._structure(original, mine, case.inputs["n"]) or self._values(original, mine)
 
     @staticmethod

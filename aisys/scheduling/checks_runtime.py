@@ -1,8 +1,8 @@
-"""Checks of the real runtime pieces: the thread-pool executor, the dispatcher, the partitioner.
+"""Checks of the real runtime pieces: the thread-pool executor and the dispatcher.
 
 Ground truth: serial numpy execution (`kernels.evaluate`), the kernel call log (each node
-once, after its inputs, at most `workers` at a time, really overlapping), a dispatch table
-computed here, and the structure of the partitioned graph plus its executed values.
+once, after its inputs, at most `workers` at a time, really overlapping, never parking
+threads on a straggler) and a dispatch table computed here.
 """
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from collections import Counter
 import numpy as np
 
 from aisys.grading.compare import close
+from aisys.grading.shapes import (INT, NUMBER, STR, Shape, array, describe, dict_of, expect, list_of, mapping,
+                                  require, tuple_of)
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 from aisys.graph.ir import Graph
 from aisys.scheduling import builders, kernels
+from aisys.scheduling.check_tools import call, with_deadline
 from aisys.scheduling.costgraph import from_spec, to_spec
 
 
@@ -36,30 +39,43 @@ def value_verdict(graph: Graph, values) -> Verdict:
 class RunGraph(ExerciseCheck):
     exercise = "run_graph"
     hint = "submit a node only when its input count reaches 0; collect finished futures with wait(FIRST_COMPLETED)"
+    deadline = 5.0   # seconds: every graph here runs in well under one
 
     def cases(self, rng):
-        cases = [Case("f-2-workers", {"graph": to_spec(builders.f_graph()), "workers": 2})]
-        for i in range(3):
+        spec = to_spec
+        cases = [Case("f-2-workers", {"graph": spec(builders.f_graph()), "workers": 2}),
+                 Case("one-worker", {"graph": spec(builders.executable_dag(rng, 20)), "workers": 1}),
+                 Case("value-read-twice", {"graph": spec(builders.square_reads()), "workers": 2}),
+                 Case("listed-consumers-first", {"graph": spec(builders.listed_backwards(
+                     builders.executable_dag(rng, 25))), "workers": 3})]
+        for i in range(2):
             n = int(rng.integers(15, 40))
-            cases.append(Case(f"random-dag-{i}-{n}-nodes", {"graph": to_spec(builders.executable_dag(rng, n)),
+            cases.append(Case(f"random-dag-{i}-{n}-nodes", {"graph": spec(builders.executable_dag(rng, n)),
                                                          "workers": int(rng.integers(2, 4))}, weight=2))
-        cases.append(Case("independent-kernels-overlap", {"graph": to_spec(builders.sleep_graph(6)), "workers": 3,
+        cases.append(Case("independent-kernels-overlap", {"graph": spec(builders.sleep_graph(6)), "workers": 3,
                                                            "overlap": True}, weight=3))
-        cases.append(Case("no-wave-barrier", {"graph": to_spec(builders.straggler_graph()), "workers": 3,
-                                              "straggler": True}, weight=2))
+        cases.append(Case("no-threads-held-waiting", {"graph": spec(builders.straggler_with_blockers()), "workers": 3,
+                                                       "straggler": True}, weight=3))
         return cases
 
     def run(self, case, student):
         graph = from_spec(case.inputs["graph"])
         with kernels.recording() as log:
-            values = student.get("run_graph")(graph, case.inputs["workers"])
+            values = with_deadline(self.deadline, call, "run_graph", student.get("run_graph"), graph,
+                                   case.inputs["workers"], what="run_graph")
+        require(values, dict, "run_graph", "a dict {node name: value}")
         threads = {ident: i for i, ident in enumerate(dict.fromkeys(t for _, t, _, _ in log))}
         t0 = min((s for _, _, s, _ in log), default=0.0)
-        return {"values": {k: np.asarray(v) for k, v in dict(values).items()} if isinstance(values, dict) else None,
+        # at least 1-d: f's values are scalars, and 0-d arrays trip array tools downstream
+        return {"values": {str(k): np.atleast_1d(np.asarray(v)) for k, v in values.items()},
                 "log": [[op, threads[t], s - t0, e - t0] for op, t, s, e in log]}
 
     def judge(self, case, output):
         graph = from_spec(case.inputs["graph"])
+        shape = expect(output, dict_of({"values": mapping(array(), keys=[n.name for n in graph]),
+                                        "log": list_of(tuple_of(STR, INT, NUMBER, NUMBER))}), "run_graph's result")
+        if not shape.passed:
+            return shape
         log = output["log"]
         calls = Counter(op for op, *_ in log)
         missing = [n.name for n in graph if calls[n.name] == 0]
@@ -80,8 +96,9 @@ class RunGraph(ExerciseCheck):
         if case.inputs.get("overlap") and peak < 2:
             return fail("independent kernels never ran at the same time: is the pool used in parallel?")
         if case.inputs.get("straggler") and span["quick2"][0] >= span["straggler"][1]:
-            return fail("'quick2' was ready long before the slow 'straggler' ended, but started only after it: "
-                        "submit each node as soon as its own inputs are done (no waiting for a whole wave)")
+            return fail("'quick1' and 'quick2' were ready long before the slow 'straggler' ended, but ran only "
+                        "after it: submit each node when its own inputs are done — no waiting for a whole wave, "
+                        "no pool threads parked waiting for inputs")
         return value_verdict(graph, output["values"])
 
 
@@ -104,6 +121,15 @@ def _all_queries(via_call: bool | str = False) -> list:
             for t in _DTYPES]
 
 
+def _result_problem(value, path: str) -> str | None:
+    if isinstance(value, str) or (isinstance(value, dict) and set(value) == {"error"} and isinstance(value["error"], str)):
+        return None
+    return f"{path} should be a kernel's result or a LookupError's message, got {describe(value)}"
+
+
+RESULT = Shape("a kernel's result or {'error': message}", _result_problem)
+
+
 class DispatcherCheck(ExerciseCheck):
     exercise = "Dispatcher"
     hint = "kernels[op][(device, layout)][dtype]; look up the backend first, then the dtype; errors name the key"
@@ -113,6 +139,8 @@ class DispatcherCheck(ExerciseCheck):
                  ["add", "meta", "strided", ["float32"], "add_meta"],
                  ["mul", "cpu", "sparse_coo", ["float32"], "mul_sparse"]]
         cases = [Case("basic", {"table": basic, "queries": _all_queries()}, weight=2),
+                 Case("instances-do-not-share", {"table": basic, "queries": _all_queries(), "fresh": True}),
+                 Case("dtypes-as-a-generator", {"table": basic, "queries": _all_queries(), "generator": True}),
                  Case("later-registration-wins", {"table": basic + [["add", "cpu", "strided", ["float64"], "add2"]],
                                                   "queries": _all_queries()}),
                  Case("call-passes-arguments", {"table": basic, "queries": _all_queries(via_call=True)}),
@@ -127,28 +155,35 @@ class DispatcherCheck(ExerciseCheck):
 
         dispatcher = student.get("Dispatcher")()
         for op, device, layout, dtypes, tag in case.inputs["table"]:
-            dispatcher.register(op, device, layout, list(dtypes), lambda *args, tag=tag: f"{tag}/{len(args)}")
+            given = (d for d in dtypes) if case.inputs.get("generator") else list(dtypes)
+            dispatcher.register(op, device, layout, given, lambda *args, tag=tag: f"{tag}/{len(args)}")
+        if case.inputs.get("fresh"):   # registrations belong to one dispatcher, not to the class
+            dispatcher = student.get("Dispatcher")()
         out = []
         for op, device, layout, dtype, via_call in case.inputs["queries"]:
             t = torch.zeros(2, 2, dtype=getattr(torch, dtype), device=device)
             t = t.to_sparse() if layout == "sparse_coo" else t
             try:
                 if via_call == "scalar-first":   # dispatch on the first *tensor*, not the first argument
-                    out.append(dispatcher(op, 1.0, t))
+                    result = dispatcher(op, 1.0, t)
+                elif via_call:
+                    result = dispatcher(op, t, 1.0)
                 else:
-                    out.append(dispatcher(op, t, 1.0) if via_call else dispatcher.dispatch(op, t)(t))
+                    result = require(dispatcher.dispatch(op, t), callable, "Dispatcher.dispatch", "a kernel")(t)
+                out.append(require(result, str, "Dispatcher(op, *args)", "what the kernel returned (a str here)"))
             except LookupError as err:
                 out.append({"error": str(err)[:300]})
         return out
 
     def judge(self, case, output):
+        queries = case.inputs["queries"]
+        shape = expect(output, list_of(RESULT, len(queries)), "the results of the queries")
+        if not shape.passed:
+            return shape
         table: dict = {}
-        for op, device, layout, dtypes, tag in case.inputs["table"]:
+        for op, device, layout, dtypes, tag in [] if case.inputs.get("fresh") else case.inputs["table"]:
             for dtype in dtypes:
                 table.setdefault(op, {}).setdefault((device, layout), {})[dtype] = tag
-        queries = case.inputs["queries"]
-        if not isinstance(output, list) or len(output) != len(queries):
-            return fail("expected one result per query")
         for got, (op, device, layout, dtype, via_call) in zip(output, queries):
             what = f"{op} on a {device}/{layout} {dtype} tensor"
             backend = table.get(op, {}).get((device, layout))

@@ -1,7 +1,8 @@
 """Timelines as Chrome trace event JSON, the format chrome://tracing and Perfetto open.
 
-Each timeline becomes a process (`pid`), each worker or device a thread (`tid`), each op a
-complete event (`ph: "X"`) with a start `ts` and a duration `dur` in microseconds.
+Each timeline becomes a process (`pid`), each worker, device or link a thread (`tid`), each
+op or transfer a complete event (`ph: "X"`, category "op" or "transfer") with a start `ts`
+and a duration `dur` in microseconds.
 Metadata events (`ph: "M"`) give processes and threads readable names.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Mapping
 
 from aisys.scheduling.timeline import Timeline
+from aisys.scheduling.transfers import LINK
 
 
 def chrome_trace(timelines: Mapping[str, Timeline], us_per_unit: float = 1000.0) -> dict:
@@ -24,7 +26,8 @@ def chrome_trace(timelines: Mapping[str, Timeline], us_per_unit: float = 1000.0)
             events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "ts": 0,
                            "args": {"name": worker}})
         for slot in timeline.slots:
-            events.append({"ph": "X", "name": slot.op, "cat": "op", "pid": pid, "tid": tids[slot.worker],
+            kind = "transfer" if slot.worker.startswith(LINK) else "op"   # link rows: see transfers.py
+            events.append({"ph": "X", "name": slot.op, "cat": kind, "pid": pid, "tid": tids[slot.worker],
                            "ts": round(slot.start * us_per_unit, 3), "dur": round(slot.duration * us_per_unit, 3),
                            "args": {"worker": slot.worker}})
     return {"traceEvents": events, "displayTimeUnit": "ms"}

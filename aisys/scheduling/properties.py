@@ -74,16 +74,19 @@ def ready_times(graph: Graph, timeline: Timeline) -> dict[str, float]:
     return {n.name: max((end[i] for i in n.inputs), default=0.0) for n in graph}
 
 
-def idle_problem(graph: Graph, timeline: Timeline, n_workers: int) -> str | None:
-    """Work-conserving: while an op waits (ready, not started) all n_workers are busy."""
+def idle_problem(graph: Graph, timeline: Timeline, n_workers: int, ready: Mapping[str, float] | None = None,
+                 ops: set[str] | None = None) -> str | None:
+    """Work-conserving: while an op waits (ready, not started) all n_workers are busy.
+    `ready` overrides when each op could start (default: its last input's end); `ops`
+    limits the test to those ops (the others may wait for their own reasons)."""
     times = np.unique(np.array([t for s in timeline.slots for t in (s.start, s.end)]))
     delta = np.zeros(len(times))
     np.add.at(delta, np.searchsorted(times, [s.start for s in timeline.slots]), 1)
     np.add.at(delta, np.searchsorted(times, [s.end for s in timeline.slots]), -1)
     busy = np.cumsum(delta)   # busy[i]: workers running during [times[i], times[i+1])
-    ready = ready_times(graph, timeline)
+    ready = ready_times(graph, timeline) if ready is None else ready
     for s in timeline.slots:
-        if s.start - ready[s.op] <= EPS:
+        if (ops is not None and s.op not in ops) or s.start - ready[s.op] <= EPS:
             continue
         lo = int(np.searchsorted(times, ready[s.op] + EPS, side="right")) - 1
         hi = int(np.searchsorted(times, s.start - EPS, side="right"))
@@ -95,10 +98,11 @@ def idle_problem(graph: Graph, timeline: Timeline, n_workers: int) -> str | None
     return None
 
 
-def fifo_problem(graph: Graph, timeline: Timeline) -> str | None:
-    """First ready, first started."""
-    ready = ready_times(graph, timeline)
-    slots = sorted(timeline.slots, key=lambda s: ready[s.op])
+def fifo_problem(graph: Graph, timeline: Timeline, ready: Mapping[str, float] | None = None,
+                 ops: set[str] | None = None) -> str | None:
+    """First ready, first started (among `ops`, ready at `ready`, when given)."""
+    ready = ready_times(graph, timeline) if ready is None else ready
+    slots = sorted((s for s in timeline.slots if ops is None or s.op in ops), key=lambda s: ready[s.op])
     latest = None   # the slot with the latest start among ops ready strictly earlier
     i = 0
     for s in slots:
@@ -113,12 +117,18 @@ def fifo_problem(graph: Graph, timeline: Timeline) -> str | None:
 
 
 def priority_problem(graph: Graph, timeline: Timeline, priority: Mapping[str, float]) -> str | None:
-    """No op starts while a ready op of strictly higher priority is still waiting."""
+    """No op starts while a ready op of strictly higher priority is still waiting. An op made
+    ready at t by a zero-cost op that itself ran at t may lose to ops started at t (which of
+    the two happened first at that instant is the scheduler's choice)."""
     ready = ready_times(graph, timeline)
+    slot = {s.op: s for s in timeline.slots}
+    by_zero = {n.name for n in graph if any(slot[u].end == ready[n.name] and slot[u].duration <= EPS
+                                            for u in n.inputs)}
     slots = sorted(timeline.slots, key=lambda s: s.start)
     for s in slots:
         for other in slots:
-            if (ready[other.op] <= s.start + EPS and other.start > s.start + EPS
+            waiting = ready[other.op] < s.start - EPS or (ready[other.op] <= s.start + EPS and other.op not in by_zero)
+            if (waiting and other.start > s.start + EPS
                     and priority[other.op] > priority[s.op] + EPS):
                 return (f"at t={s.start:.6g} {s.op!r} started while {other.op!r} was ready and has a longer "
                         f"path to the end ({priority[other.op]:.6g} > {priority[s.op]:.6g})")

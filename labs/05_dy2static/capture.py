@@ -27,10 +27,12 @@ def capture_report(fn: Callable, example_inputs: tuple) -> dict[str, dict[str, A
              "warned": bool}
 
     - `ops` counts the operations in the captured graph: for symbolic_trace, the FX nodes whose
-      `op` is call_function/call_method/call_module; for jit_trace, the nodes of
-      `traced.graph.nodes()` whose `kind()` starts with "aten::"; for export, the
+      `op` is call_function (a torch function or operator), call_method (a Tensor method such
+      as `x.sin()`) or call_module (a submodule such as `self.lin`); for jit_trace, the nodes
+      of `traced.inlined_graph.nodes()` whose `kind()` starts with "aten::" (inlined: a
+      traced Module calls its submodules, and their ops count too); for export, the
       call_function nodes of `exported.graph` (wrap `fn` in an `nn.Module` whose forward
-      calls it). None when the tool raised.
+      calls it). None when the tool raised. `fn` may be a function or an `nn.Module`.
     - `warned`: whether a `torch.jit.TracerWarning` was issued (jit_trace only; False else).
 
     Hint: `warnings.catch_warnings(record=True)` with `warnings.simplefilter("always")`;

@@ -31,15 +31,20 @@ def trace(fn: Callable, *example_inputs: torch.Tensor) -> StaticGraph:
 
     - one placeholder per example input; map each tensor you have seen (by `id`) to its Ref;
     - for each call whose result holds tensors: `graph.call(func, args, kwargs)` with every
-      known tensor replaced by its Ref (unknown tensors and Python values stay constants),
-      then map the result tensor(s) to the new Ref (`Ref(name, i)` for a tuple result);
-    - a call that returns no tensor (`Tensor.__bool__`, `.item()`, `.shape`) is not recorded:
-      its value is baked into the graph. For `Tensor.__bool__` (an `if`/`while` on a tensor)
-      append a note to `graph.notes` saying that a data-dependent branch was baked in — the
-      check wants a note when the example branched on a tensor, and none when it did not;
-    - finally `set_output` with the function's result, tensors replaced by Refs.
+      known tensor replaced by its Ref — wherever it sits: `torch.cat([a, b])` passes tensors
+      inside a list, `torch.add(x, other=y)` by keyword (unknown tensors and Python values
+      stay constants) — then map the result tensor(s) to the new Ref (`Ref(name, i)` for a
+      tuple result);
+    - a call that returns no tensor (`Tensor.__bool__`, `.item()`, `float(t)`, `.shape`) is
+      not recorded: its value is baked into the graph. Only `Tensor.__bool__` (an `if`/`while`
+      on a tensor) is a *branch*: append a note to `graph.notes` saying that a data-dependent
+      branch was baked in. A number read with `float()`/`.item()` is a baked value, not a
+      branch: no note. The check wants a note exactly when the example branched on a tensor;
+    - finally `set_output` with the function's result (a tensor, or tuples, lists and dicts of
+      them — an input handed back unchanged is its placeholder), tensors replaced by Refs.
 
-    `graph(*new_inputs)` must then replay the recorded ops without calling `fn` again.
+    `graph(*new_inputs)` must then replay the recorded ops without calling `fn` again, and
+    `trace` must leave its example inputs as they were. Each call builds its own graph.
 
     Hint: keep every tensor you map alive in a list, or Python may reuse its `id`; inside
     `__torch_function__` the mode is switched off, so `func(*args, **kwargs)` runs normally.

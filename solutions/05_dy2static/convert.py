@@ -19,7 +19,8 @@ condition becomes `torch.cond` / `torch.while_loop` (one graph op with subgraphs
 value stays a Python `if`/`while`. Variables *assigned* in a branch or loop body become the
 outputs (and, if they existed before, the inputs) of the generated functions; variables
 only *read* are closures. `break`, `continue` and `return` inside a converted block have no
-functional form here: refuse them with a `SyntaxError` that names the construct and line.
+functional form here: refuse them with a `SyntaxError` that names the construct and its
+line (in the function's source, counting its `def` as line 1, or in its file).
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ from aisys.dy2static import runtime
 def to_static(fn: Callable) -> Callable:
     """A converted copy of `fn`: every `if`/`while` rewritten to `_jst.convert_cond` /
     `_jst.convert_while`, everything else unchanged. The result has `.source` (str), the
-    generated Python source, and returns what `fn` returns.
+    generated Python source, and returns what `fn` returns. `fn` itself stays as it was
+    (build a new function; do not set attributes on `fn`). An `elif` is an `if` nested in
+    the `else` branch; default argument values and closure variables keep working.
 
     Steps: parse `inspect.getsource(fn)` (dedented); in the FunctionDef, walk each block in
     order, keeping the set of names defined so far (the parameters, then every assignment);

@@ -28,15 +28,19 @@ import ast
 
 def to_ssa(source: str) -> str:
     """Rewrite one function (assignments, augmented assignments, if/elif/else, one final
-    `return`) into SSA; return its source.
+    `return`) into SSA; return its source — the same function name and parameters.
 
     Rules: every name is assigned exactly once in the result (a parameter counts as
-    assigned); each `if` test is first saved in a fresh variable; after each `if`, every
-    variable whose version differs between the two branches gets a φ assignment
-    `new = then_version if cond else else_version`; reads use the current version.
+    assigned); each `if` test is first saved in a fresh variable, and the φ reads that saved
+    test (the branch may have reassigned what the test read); after each `if`, every
+    variable whose version differs between the two branches — also one first assigned in
+    both branches — gets a φ assignment `new = then_version if cond else else_version`;
+    reads use the current version. A fresh name must never collide with a name the source
+    already uses: a parameter may well be called `c_1` or `cond_1`.
 
     Hint: walk the statements with a dict name → current SSA name; process each branch with a
-    copy of it; fresh names `x_1, x_2, ...` must avoid names already in the source.
+    copy of it; collect every name in the source first, and skip those when counting up
+    `x_1, x_2, ...`.
     """
     # BEGIN SOLUTION
     tree = ast.parse(source)
