@@ -66,7 +66,7 @@ def _edits(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
                     yield desc, [*value[:i], broken, *value[i + 1:]]
     elif isinstance(value, np.ndarray):
         if value.size:
-            yield f"{path} as an empty array", value[:0]
+            yield f"{path} as an empty array", value[:0] if value.ndim else np.zeros(0, value.dtype)
             yield f"{path} = None", None
             yield f"{path} as a str", "x"
             if value.ndim:

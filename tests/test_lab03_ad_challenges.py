@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inprocess import grade_in_process
 from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
 
 from aisys.autodiff.memory import ActivationMeter, make_chain, plan_bound, sqrt_bound, store_nothing_backward
@@ -18,34 +19,6 @@ from aisys.autodiff.pytrees import build, compare_tagged, paths, random_fn_spec,
 
 FOLDER = "03_ad_challenges"
 SEEDS = (0, 1, 2)
-
-
-def grade_in_process(labs: Path, slug: str, exercises=None, seeds=SEEDS) -> dict[tuple[int, str], dict]:
-    """{(seed, exercise): {"fraction", "failed": {case id: message}}}, graded in this process
-    with the same `execute_case` and judge the grading child and parent use (no subprocess)."""
-    from aisys.catalog import find_lab
-    from aisys.grading.execute import execute_case
-    from aisys.grading.plain import from_plain
-    from aisys.grading.runner import load_suite
-    from aisys.workspace import Student
-
-    lab = find_lab(slug)
-    suite, student, out = load_suite(lab), Student(lab, labs), {}
-    for seed in seeds:
-        for case in suite.plan(seed):
-            if exercises and case.exercise not in exercises:
-                continue
-            record = execute_case(suite.checks[case.exercise], case, student)
-            verdict = suite.judge(case, from_plain(record["output"])) if record["status"] == "ok" else None
-            entry = out.setdefault((seed, case.exercise), {"got": 0.0, "max": 0.0, "failed": {}})
-            entry["max"] += case.weight
-            if verdict is not None and verdict.passed:
-                entry["got"] += case.weight
-            else:
-                entry["failed"][case.id] = verdict.message if verdict is not None else record["message"]
-    for entry in out.values():
-        entry["fraction"] = entry["got"] / entry["max"]
-    return out
 
 
 def _labs(tmp_path: Path, edits: dict) -> Path:

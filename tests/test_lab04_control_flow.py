@@ -16,7 +16,8 @@ from aisys.controlflow.dataflow import DataflowGraph, GraphBuildError
 from aisys.controlflow.interpreter import ExecutionError, execute, frame_iterations
 from aisys.workspace import Student
 from conftest import REPO, STUBS, check_json, run_cli, workspace
-from test_lab03_ad_challenges import SEEDS, grade_in_process   # one in-process grader for both labs
+from inprocess import grade_in_process
+from test_lab03_ad_challenges import SEEDS
 
 FOLDER = "04_control_flow"
 

@@ -14,7 +14,7 @@ from aisys.dy2static import runtime
 from aisys.dy2static.ssa_programs import FIXED, LOOKALIKES, random_program, run_source
 from aisys.dy2static.static_graph import Ref, StaticGraph
 from conftest import REPO, STUBS, check_json
-from labs56_inprocess import demo_text
+from inprocess import demo_text
 
 
 # ---------------------------------------------------------------- the CLI, end to end

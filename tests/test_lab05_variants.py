@@ -13,7 +13,7 @@ import pytest
 from aisys.dy2static.checks import SUITE
 from aisys.dy2static.trace_checks import TraceCheck
 from conftest import workspace
-from labs56_inprocess import failures, grade as grade_lab, lost_on_every_seed
+from inprocess import failures, grade as grade_lab, lost_on_every_seed
 
 FOLDER = "05_dy2static"
 SEEDS = (0, 1, 2, 3)

@@ -24,7 +24,7 @@ from aisys.scheduling.transfers import with_transfers
 from aisys.ui.gantt import gantt
 from aisys.workspace import Student
 from conftest import REPO, STUBS, check_json
-from labs56_inprocess import demo_text
+from inprocess import demo_text
 
 EXERCISES = {"fifo_schedule", "list_schedule", "hetero_schedule", "backward_order", "cost_class_schedule",
              "run_graph", "Dispatcher", "partition"}

@@ -11,9 +11,9 @@ import pytest
 
 from aisys.scheduling.checks import SUITE
 from conftest import workspace
-from labs56_inprocess import answer as solution_body
+from inprocess import answer as solution_body
 from lab06_variant_code import BLOCKING_EXECUTOR, CALLBACK_EXECUTOR, DEPTH_FIRST_BACKWARD, HANDMADE_POOL, QUADRATIC
-from labs56_inprocess import failures, grade as grade_lab, lost_on_every_seed
+from inprocess import failures, grade as grade_lab, lost_on_every_seed
 
 FOLDER = "06_scheduling"
 SEEDS = (0, 1, 2, 3)

@@ -1,7 +1,7 @@
-"""Grading student-code variants in the test process (labs 05 and 06), with the same
-`execute_case` the grading child uses and the suite's own judges — no child process, no torch
-import per run, so a test can grade many variants on several seeds. Also the demo as a piped
-run prints it (no colour, 100 columns)."""
+"""Grading student-code variants in the test process, with the same `execute_case` the
+grading worker uses and the suite's own judges — no child process, no torch import per run —
+so a test can grade many variants on several seeds. Also the demo as a piped run prints it
+(no colour, 100 columns)."""
 from __future__ import annotations
 
 import io
@@ -18,20 +18,46 @@ from aisys.workspace import Student
 from conftest import REPO
 
 
-def grade(slug: str, suite, labs: Path, name: str, seeds=(0,), only=None, skip=()) -> dict:
-    """{(seed, case id): (status, message)} for one exercise of `labs`."""
-    student, results = Student(find_lab(slug), labs), {}
+def graded_cases(labs: Path, slug: str, exercises=None, seeds=(0,), only=None, skip=()) -> dict:
+    """{(seed, exercise, case id): (status, message, weight)} for `labs`, graded here."""
+    from aisys.grading.runner import load_suite
+
+    lab = find_lab(slug)
+    suite, student, results = load_suite(lab), Student(lab, labs), {}
     for seed in seeds:
         for case in suite.plan(seed):
-            if case.exercise != name or (only and case.id not in only) or case.id.startswith(tuple(skip)):
+            if (exercises and case.exercise not in exercises) or (only and case.id not in only) \
+                    or case.id.startswith(tuple(skip)):
                 continue
-            record = execute_case(suite.checks[name], case, student)
+            record = execute_case(suite.checks[case.exercise], case, student)
             if record["status"] == "ok":
                 verdict = suite.judge(case, from_plain(record["output"]))
-                results[(seed, case.id)] = ("passed" if verdict.passed else "failed", verdict.message)
+                status, message = ("passed" if verdict.passed else "failed"), verdict.message
             else:
-                results[(seed, case.id)] = (record["status"], record["message"])
+                status, message = record["status"], record["message"]
+            results[(seed, case.exercise, case.id)] = (status, message, case.weight)
     return results
+
+
+def grade_in_process(labs: Path, slug: str, exercises=None, seeds=(0,)) -> dict[tuple[int, str], dict]:
+    """{(seed, exercise): {"fraction", "failed": {case id: message}}}."""
+    out: dict = {}
+    for (seed, exercise, case_id), (status, message, weight) in graded_cases(labs, slug, exercises, seeds).items():
+        entry = out.setdefault((seed, exercise), {"got": 0.0, "max": 0.0, "failed": {}})
+        entry["max"] += weight
+        if status == "passed":
+            entry["got"] += weight
+        else:
+            entry["failed"][case_id] = message
+    for entry in out.values():
+        entry["fraction"] = entry["got"] / entry["max"]
+    return out
+
+
+def grade(slug: str, suite, labs: Path, name: str, seeds=(0,), only=None, skip=()) -> dict:
+    """{(seed, case id): (status, message)} for one exercise of `labs`."""
+    return {(seed, case_id): (status, message) for (seed, _, case_id), (status, message, _) in
+            graded_cases(labs, slug, [name], seeds, only, skip).items()}
 
 
 def failures(results: dict) -> dict:
