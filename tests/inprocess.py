@@ -39,7 +39,7 @@ def graded_cases(labs: Path, slug: str, exercises=None, seeds=(0,), only=None, s
     return results
 
 
-def grade_in_process(labs: Path, slug: str, exercises=None, seeds=(0,)) -> dict[tuple[int, str], dict]:
+def grade_in_process(labs: Path, slug: str, exercises=None, seeds=(0, 1, 2)) -> dict[tuple[int, str], dict]:
     """{(seed, exercise): {"fraction", "failed": {case id: message}}}."""
     out: dict = {}
     for (seed, exercise, case_id), (status, message, weight) in graded_cases(labs, slug, exercises, seeds).items():
