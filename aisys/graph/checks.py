@@ -1,6 +1,7 @@
 """Lab 01 checks. Ground truth: torch's own strides, storage and autograd graph; properties."""
+from aisys.graph.dual_checks import BackwardGraph
 from aisys.graph.function_checks import MyReLUCheck, MySigmoidCheck
-from aisys.graph.graph_checks import BackwardGraph, GraphFromTorch, TopoSort, canonical
+from aisys.graph.graph_checks import GraphFromTorch, TopoSort, canonical
 from aisys.graph.layout_checks import FlatOffset, RowMajorStrides, TensorInfo
 from aisys.grading.spec import LabSuite
 
