@@ -9,7 +9,7 @@ from rich.table import Table
 from aisys.graph.demo_training import training_step
 from aisys.graph.dot import to_dot
 from aisys.graph.expressions import F_STEPS, graph_of, run_torch
-from aisys.graph.plain_graph import graph_output, rebuild
+from aisys.graph.plain import graph_output, rebuild
 from aisys.labrun import DemoOptions
 from aisys.ui.attempt import attempt
 from aisys.ui.graph_tree import graph_tree

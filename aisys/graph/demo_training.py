@@ -17,7 +17,7 @@ from rich.table import Table
 from aisys.graph.dual import CONV_RELU_INPUTS, CONV_RELU_STEPS, PARAMETERS, update_control_edges
 from aisys.graph.expressions import graph_of
 from aisys.graph.ir import Graph
-from aisys.graph.plain_graph import graph_output, rebuild
+from aisys.graph.plain import graph_output, rebuild
 from aisys.ui.attempt import attempt
 from aisys.ui.graph_tree import graph_tree
 from aisys.workspace import Student

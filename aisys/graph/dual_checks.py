@@ -14,7 +14,7 @@ from collections import Counter
 from aisys.graph.dual import saved_by
 from aisys.graph.expressions import EVERY_OP_STEPS, F_STEPS, graph_of, random_steps
 from aisys.graph.ir import Graph
-from aisys.graph.plain_graph import expect_graph, graph_output, rebuild, snapshot
+from aisys.graph.plain import expect_graph, graph_output, rebuild, snapshot
 from aisys.grading.shapes import STR, dict_of, expect, list_of
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail, first_failure
 

@@ -16,7 +16,7 @@ from typing import Any
 from aisys.errors import StudentCodeError
 from aisys.graph.expressions import EVERY_OP_STEPS, F_STEPS, random_steps, run_torch
 from aisys.graph.ir import Graph
-from aisys.graph.plain_graph import expect_graph, graph_output, rebuild, snapshot
+from aisys.graph.plain import expect_graph, graph_output, rebuild, snapshot
 from aisys.graph.walk import kahn
 from aisys.grading.compare import close
 from aisys.grading.shapes import STR, Shape, describe, dict_of, expect, list_of, one_of, require

@@ -1,13 +1,18 @@
-"""A Graph crossing the process boundary: what the child sends, what the judge expects.
+"""What labs 01-02's checks send across the process boundary, and how the judge reads it.
 
-The child turns the student's `Graph` into plain data (`graph_output`, which first makes
-sure it *is* a Graph, so a forgotten return reads "topo_sort returned None; ..."); the
-judge checks that plain data's full shape (`GRAPH`) and that names are unique before it
+A Graph: the child turns the student's `Graph` into plain data (`graph_output`, which first
+makes sure it *is* a Graph, so a forgotten return reads "topo_sort returned None; ...");
+the judge checks that plain data's full shape (`GRAPH`) and that names are unique before it
 rebuilds a Graph to compare.
+
+Scalars: a 0-d array or tensor travels as a float (`plain_scalars` wraps a check's `run`),
+so every output is a number, a list, a dict or an array with at least one dimension.
 """
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from aisys.graph.ir import Graph, Node
 from aisys.grading.shapes import STR, dict_of, expect, list_of, require
@@ -41,3 +46,23 @@ def expect_graph(plain: Any, what: str) -> Verdict:
 def rebuild(plain: dict) -> Graph:
     """A judge's Graph from plain data that passed `expect_graph`."""
     return Graph(Node(n["name"], n["op"], list(n["inputs"])) for n in plain["nodes"])
+
+
+def scalars_as_floats(value: Any) -> Any:
+    """`value` with every 0-d array or tensor (at any depth) replaced by a float."""
+    if isinstance(value, dict):
+        return {k: scalars_as_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scalars_as_floats(v) for v in value]
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return float(value)
+    if type(value).__module__ == "torch" and getattr(value, "ndim", None) == 0 and value.dtype.is_floating_point:
+        return float(value.item())
+    return value
+
+
+def plain_scalars(check: Any) -> Any:
+    """The check, its `run` returning `scalars_as_floats` of what it computed."""
+    run = check.run
+    check.run = lambda case, student: scalars_as_floats(run(case, student))
+    return check
