@@ -47,7 +47,8 @@ class DualCheck(ExerciseCheck):
 
     def cases(self, rng):
         positive = [float(np.round(rng.uniform(0.5, 2.0), 3)) for _ in range(2)]   # log and pow need a > 0
-        arrays = [(np.abs(rng.normal(size=s)) + 0.25).round(3).tolist() for s in ARRAY_SHAPES]
+        arrays = [(np.abs(rng.normal(size=(2, 3))) + 0.25).round(3).tolist() for _ in range(2)]   # same shape:
+        # an in-place `+=` would work on them, and must still not happen (broadcasting: the `arrays` case)
         cases = [program_case(rng, "f", F_STEPS), program_case(rng, "constants", CONSTANT_STEPS, weight=2),
                  program_case(rng, "every-op", EVERY_OP_STEPS), program_case(rng, "random-0", None),
                  program_case(rng, "random-1", None), program_case(rng, "arrays", None, ARRAY_SHAPES, weight=2),

@@ -61,11 +61,14 @@ class GradCheck(ExerciseCheck):
             xs = leaves(mod, i["values"], i.get("names", INPUTS))
             return xs, evaluate(i["steps"], dict(zip(INPUTS, xs)), check=result_of(mod.Variable))
 
-        if i.get("closed_tape"):
-            with open_tape(mod):
-                xs, env = record()
-        else:
+        with open_tape(mod):   # a fresh tape per case: no case sweeps another's entries
             xs, env = record()
+            if not i.get("closed_tape"):
+                return self._sweeps(case, mod, grad, xs, env)
+        return self._sweeps(case, mod, grad, xs, env)   # the block has ended: grad must use output.tape
+
+    def _sweeps(self, case, mod, grad, xs: list, env: dict) -> dict:
+        i = case.inputs
         before = snapshot(*(x.value for x in xs))
         wrt = [env[name] for name in self._wrt(case)]
 

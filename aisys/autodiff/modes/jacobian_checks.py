@@ -7,10 +7,12 @@ runs of f, and runs of torch's autograd engine for `accumulation_demo` (so
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
 from aisys.autodiff.counting import counting_backward_runs, counting_code_runs
-from aisys.autodiff.modes.common import CHANGED
+from aisys.autodiff.modes.common import CHANGED, open_tape
 from aisys.autodiff.programs import evaluate, random_program
 from aisys.autodiff.truth import TOL, close_all, tensors, torch_jacobian
 from aisys.grading.compare import close
@@ -44,8 +46,9 @@ class _JacobianCheck(ExerciseCheck):
             return [env[o] for o in i["outputs"]]
 
         x = list(i["x"])
-        counted = getattr(student.module(self.mode_file), self.counted)
-        with counting_code_runs(counted) as calls:
+        mode = student.module(self.mode_file)
+        counted = getattr(mode, self.counted, None)
+        with counting_code_runs(counted) as calls, (open_tape(mode) if self.per == "output" else nullcontext()):
             jac = student.get(self.exercise)(f, x)
         require(jac, array(), self.exercise, "an m × n array")
         out = {"J": np.asarray(jac, dtype=float), "passes": calls["calls"],

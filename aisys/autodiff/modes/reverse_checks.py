@@ -65,6 +65,7 @@ class VariableCheck(ExerciseCheck):
             rules("rules-constants", "constants", ((), ())),
             rules("rules-second-order", "every-op", ((), ()), 2, order=2),
             rules("rules-same-operand", "same-operand", ((), ())),
+            rules("rules-arrays-untouched", "untouched", ([2, 3], [2, 3])),   # an in-place += would work here
             rules("rules-matrix", "matrix", MATMUL_SHAPES, 2),
             rules("rules-matrix-second-order", "matrix", MATMUL_SHAPES, order=2),
             rules("rules-matmul-memory", "memory", MEMORY_SHAPES, 2),
@@ -75,7 +76,7 @@ class VariableCheck(ExerciseCheck):
         kind = case.inputs["rules"]
         if kind == "memory":
             return MATRIX_RULES[:1]
-        return rule_programs(kind == "constants", unary=not case.inputs["shapes"][0] or kind == "matrix",
+        return rule_programs(kind == "constants", unary=not case.inputs["shapes"][0] or kind in ("matrix", "untouched"),
                              same_operand=kind == "same-operand", matrix=kind == "matrix")
 
     @staticmethod
@@ -91,8 +92,9 @@ class VariableCheck(ExerciseCheck):
     def run(self, case, student):
         mod = student.module("reverse_mode.py")
         if "steps" in case.inputs:
-            env = evaluate(case.inputs["steps"], dict(zip(INPUTS, leaves(mod, case.inputs["values"]))),
-                           check=result_of(mod.Variable))
+            with open_tape(mod):
+                env = evaluate(case.inputs["steps"], dict(zip(INPUTS, leaves(mod, case.inputs["values"]))),
+                               check=result_of(mod.Variable))
             return env[case.inputs["output"]].value
         a, b = self._inputs(case)
         out, changed = {}, []
