@@ -60,6 +60,18 @@ def torch_grad_wrt(steps: list, output: str, values: Sequence[Any], wrt: Sequenc
     return [(torch.zeros_like(env[n]) if g is None else g).detach().numpy() for g, n in zip(got, wrt)]
 
 
+def torch_node_adjoints(steps: list, values: dict[str, float], output: str, names: Sequence[str]) -> dict[str, float]:
+    """dL/dn for each named node of a lab-01 expression (L = `output`), 0 where L does not depend on n."""
+    import torch
+
+    from aisys.graph.expressions import run_torch
+
+    env = run_torch([tuple(s) for s in steps],
+                    {k: torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for k, v in values.items()})
+    grads = torch.autograd.grad(env[output], [env[n] for n in names], allow_unused=True)
+    return {n: 0.0 if g is None else float(g) for n, g in zip(names, grads)}
+
+
 def torch_jvp(steps: list, outputs: Sequence[str], primals: Sequence[Any], tangents: Sequence[Any]):
     """(values, tangents) of the program's outputs, each a list of arrays.
 
