@@ -14,7 +14,8 @@ from aisys.autodiff.modes.dual_checks import RunBackwardGraph
 from aisys.autodiff.modes.forward_checks import DualCheck, JvpCheck
 from aisys.autodiff.modes.grad_checks import GradCheck
 from aisys.autodiff.modes.jacobian_checks import Accumulation, JacobianForward, JacobianReverse
-from aisys.autodiff.modes.reverse_checks import TapeCheck, VariableCheck
+from aisys.autodiff.modes.reverse_checks import VariableCheck
+from aisys.autodiff.modes.tape_checks import TapeCheck
 from aisys.autodiff.programs import F_STEPS, evaluate
 from aisys.autodiff.truth import TOL, close_all
 from aisys.graph.plain import plain_scalars
