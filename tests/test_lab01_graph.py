@@ -214,7 +214,7 @@ BUGS = {
         {"grad-shared-with-a-branch"}, "x.grad"),
     "relu-clamps-in-place": ("MyReLU", {"functions.py": [
         ("        ctx.save_for_backward(x)\n        return x.clamp(min=0)",
-         "        ctx.save_for_backward(x.clone())\n        return x.clamp_(min=0)")]}, {"random-0"}, "in place"),
+         "        ctx.save_for_backward(x.clone())\n        return x.clamp_(min=0)")]}, {"at-zero"}, "in place"),
     "relu-article-mask": ("MyReLU", {"functions.py": [   # the article's `grad_input[input < 0] = 0`
         ("(x > 0).to(grad_output.dtype)", "(x >= 0).to(grad_output.dtype)")]}, {"at-zero"}, "x.grad"),
     "sigmoid-exp-derivative": ("MySigmoid", {"functions.py": [

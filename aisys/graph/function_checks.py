@@ -51,13 +51,17 @@ class _FunctionCheck(ExerciseCheck):
 
         cases = [Case(f"random-{i}", {"kind": "single", "x": draw(shape), "g": draw(shape)})
                  for i, shape in enumerate(([5], [3, 4], [2, 3, 2]))]
-        a = (np.abs(rng.normal(size=6)) + 0.1) * np.array([1, -1, 1, -1, 1, -1])   # both signs, never 0
+        def both_signs(n):   # every seed holds positive and negative entries, never 0
+            return (np.abs(rng.normal(size=n)) + 0.1) * np.resize([1, -1], n)
+
+        a = both_signs(6)
         cases += [Case("applied-twice", {"kind": "single", "x": draw([6]), "g": draw([6]), "twice": True}),
                   # b = -2a - 1: ReLU masks and sigmoid slopes differ from a's everywhere it matters
                   Case("two-interleaved-calls", {"kind": "pair", "x": a.round(3).tolist(),
                                                  "b": (-2 * a - 1).round(3).tolist(), "g": draw([6]),
                                                  "gb": draw([6])}, 2),
-                  Case("grad-shared-with-a-branch", {"kind": "shared", "x": draw([5]), "g": draw([5])}, 2),
+                  Case("grad-shared-with-a-branch", {"kind": "shared", "x": both_signs(5).round(3).tolist(),
+                                                     "g": draw([5])}, 2),
                   Case("empty", {"kind": "single", "x": [], "g": []}),
                   Case("scalar", {"kind": "single", "x": float(np.round(rng.normal(), 3)), "g": 1.5})]
         if self.exercise == "MyReLU":
