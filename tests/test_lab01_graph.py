@@ -7,7 +7,10 @@ stubs, one planted-bug run and the demos.
 """
 from __future__ import annotations
 
+import functools
+
 import pytest
+from rich.cells import cell_len
 
 from aisys.catalog import find_lab
 from aisys.graph.checks import SUITE, canonical
@@ -57,40 +60,62 @@ def failures(results: dict, name: str) -> dict[str, str]:
     return {cid: msg for cid, msg in results[name].items() if msg is not None}
 
 
-# ------------------------------------------------------------------ the CLI path
+# ------------------------------------------------------------------ the CLI path (labs 01 and 02 together)
 
-@pytest.fixture(scope="module")
+@functools.lru_cache(maxsize=None)
+def _graded(*args: str) -> tuple:
+    """One CLI run per argument list per test process, whichever test file asks first."""
+    return check_json("graph", "autodiff", *args, "--jobs", "2")
+
+
+@pytest.fixture
 def solutions_report():
-    return check_json("graph", "--solutions")
+    """`aisys check graph autodiff --solutions`: one CLI run for both labs' files (time)."""
+    return _graded("--solutions")
+
+
+@pytest.fixture
+def stubs_report():
+    return _graded("--labs-dir", str(STUBS))
+
+
+def lab_report(report: dict, slug: str) -> dict:
+    return next(lab for lab in report["labs"] if lab["slug"] == slug)
 
 
 def test_solutions_score_full_marks(solutions_report):
     report, proc = solutions_report
     assert proc.returncode == 0, proc.stdout
-    assert report["score"] == report["max_score"] == 100.0
-    assert all(ex["status"] == "passed" for ex in report["labs"][0]["exercises"])
-    lab = report["labs"][0]
-    assert (lab["slug"], lab["number"]) == ("graph", 1)
-    assert {"id", "status", "output"} <= set(lab["exercises"][0]["cases"][0])
+    lab = lab_report(report, "graph")
+    assert lab["score"] == lab["max_score"] == 100.0
+    assert all(ex["status"] == "passed" for ex in lab["exercises"])
+    assert lab["number"] == 1 and {"id", "status", "output"} <= set(lab["exercises"][0]["cases"][0])
 
 
-def test_stubs_score_zero_not_started():
-    report, proc = check_json("graph", "--labs-dir", str(STUBS))
+def test_stubs_score_zero_not_started(stubs_report):
+    report, proc = stubs_report
     assert proc.returncode == 1
-    assert report["score"] == 0
-    assert {ex["status"] for ex in report["labs"][0]["exercises"]} == {"not_implemented"}
+    lab = lab_report(report, "graph")
+    assert lab["score"] == 0
+    assert {ex["status"] for ex in lab["exercises"]} == {"not_implemented"}
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_planted_bugs_lose_points_through_the_cli(tmp_path):
-    """One workspace, one bug per exercise it touches, graded the way a student grades."""
+    """One workspace with bugs in both labs, graded the way a student grades (one CLI run)."""
+    workspace(tmp_path, "02_autodiff", {
+        "reverse_mode.py": [("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx",
+                             "adjoint[id(x)] = gx")],
+        "accumulation.py": [("    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)",
+                             "    return {'loss': (1 - x) ** 2, 'grad_first': 2 * (x - 1), 'grad_second': 4 * (x - 1),"
+                             " 'grad_after_zero': 2 * (x - 1)}")]})
     labs = workspace(tmp_path, FOLDER, {"graphs.py": [
         ("indegree = {node.name: len(node.inputs) for node in graph}",
          "indegree = {node.name: len(set(node.inputs)) for node in graph}"),
         ("if fn is None or id(fn) in names:\n            continue\n        names[id(fn)]",
          "if fn is None:\n            continue\n        names[id(fn)]")]})
-    report, proc = check_json("graph", "--labs-dir", str(labs))
+    report, proc = check_json("graph", "autodiff", "--labs-dir", str(labs), "--jobs", "2")
     assert proc.returncode == 1
     topo = exercise(report, "topo_sort")
     assert 0 < topo["score"] < topo["max_score"]
@@ -99,21 +124,43 @@ def test_planted_bugs_lose_points_through_the_cli(tmp_path):
     torch_graph = exercise(report, "graph_from_torch")
     assert torch_graph["score"] == 0 and all("duplicate node name" in c["message"] for c in torch_graph["cases"])
     assert exercise(report, "row_major_strides")["status"] == "passed"
+    grad = {c["id"]: c["message"] for c in exercise(report, "grad")["cases"] if c["status"] != "passed"}
+    assert {"fan-out-leaf", "nonleaf-reuse"} <= set(grad) and "off by" in grad["fan-out-leaf"]
+    accumulation = {c["id"]: c["message"] for c in exercise(report, "accumulation_demo")["cases"]}
+    assert "backward ran 0 times" in accumulation["x=3"]
+    assert exercise(report, "Dual")["status"] == "passed"
 
 
-@pytest.mark.parametrize("stubs", [False, True])
-def test_demo_runs_and_exits_zero(stubs, tmp_path):
-    args = ["lab", "run", "graph"] + ([] if stubs else ["--solution", "--dot", str(tmp_path / "f.dot")])
-    proc = run_cli(*args, env={"COLUMNS": "100"})
+def test_demo_with_the_solution_through_the_cli(tmp_path):
+    proc = run_cli("lab", "run", "graph", "--solution", "--dot", str(tmp_path / "f.dot"), env={"COLUMNS": "100"})
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert max(len(line) for line in proc.stdout.splitlines()) <= 100
-    if stubs:
-        assert "not implemented yet — edit labs/01_graph/graphs.py: topo_sort" in proc.stdout
-    else:
-        assert "SubBackward0" in proc.stdout and "y = x·ln(x)" in proc.stdout
-        assert "control" in proc.stdout and "update_w" in proc.stdout
-        assert (tmp_path / "f.dot").read_text().startswith('digraph "f"')
+    assert max(cell_len(line) for line in proc.stdout.splitlines()) <= 100
+    assert "SubBackward0" in proc.stdout and "y = x·ln(x)" in proc.stdout
+    assert "control edge" in proc.stdout and "update_w" in proc.stdout
+    assert (tmp_path / "f.dot").read_text().startswith('digraph "f"')
+
+
+def demo_text(slug: str, labs) -> str:
+    """What `aisys lab run SLUG` prints at 100 columns, run in this process (piped: no colour)."""
+    import io
+
+    from rich.console import Console
+
+    from aisys.labrun import DemoOptions, run_demo
+    from aisys.workspace import Student
+
+    lab, out = find_lab(slug), io.StringIO()
+    run_demo(lab, Student(lab, labs), Console(file=out, width=100), DemoOptions())
+    text = out.getvalue()
+    assert max(cell_len(line) for line in text.splitlines()) <= 100
+    return text
+
+
+def test_demo_runs_on_the_stubs():
+    text = demo_text("graph", STUBS)
+    assert "not implemented yet — edit " in text and "01_graph/graphs.py: topo_sort" in text
+    assert "update_w" in text and "y = x·ln(x)" in text
 
 
 # ------------------------------------------------------------------ correct, in other styles

@@ -2,7 +2,8 @@
 bug loses points in its own exercise on every seed; bench unit tests.
 
 Variants are graded in-process (`grade_here`, lab 01's helper: the checks' own run and judge
-halves); the CLI path is covered by the solutions, the stubs, one planted-bug run and the demo.
+halves); the CLI path — the solutions, the stubs, one planted-bug run — runs once for both labs
+(session fixtures and a test in lab 01's file).
 """
 from __future__ import annotations
 
@@ -18,74 +19,44 @@ from aisys.autodiff.modes.dual_checks import BFS_TRAP_STEPS
 from aisys.autodiff.programs import EVERY_OP_STEPS, F_STEPS, evaluate, random_program, tape_lines
 from aisys.autodiff.truth import close_list, torch_grad
 from aisys.graph.plain import scalars_as_floats
-from conftest import STUBS, check_json, exercise, run_cli, workspace
-from test_lab01_graph import SEEDS, assert_bugs_caught, bug_groups, failures, grade_here
+from conftest import STUBS, workspace
+from test_lab01_graph import (SEEDS, assert_bugs_caught, bug_groups, demo_text, failures, grade_here, lab_report,
+                              solutions_report, stubs_report)  # noqa: F401 (session fixtures)
 
 FOLDER = "02_autodiff"
 
 
-# ------------------------------------------------------------------ the CLI path
+# ------------------------------------------------------------------ the CLI path (shared with lab 01's file)
 
-def test_solutions_score_full_marks():
-    report, proc = check_json("autodiff", "--solutions")
+def test_solutions_score_full_marks(solutions_report):
+    report, proc = solutions_report
     assert proc.returncode == 0, proc.stderr
-    assert report["score"] == report["max_score"] == 100
+    lab = lab_report(report, "autodiff")
+    assert lab["score"] == lab["max_score"] == 100
 
 
-def test_stubs_score_zero_without_traceback():
-    report, proc = check_json("autodiff", "--labs-dir", str(STUBS))
+def test_stubs_score_zero_without_traceback(stubs_report):
+    report, proc = stubs_report
     assert proc.returncode == 1
-    assert report["score"] == 0
-    assert all(ex["status"] == "not_implemented" for lab in report["labs"] for ex in lab["exercises"])
+    lab = lab_report(report, "autodiff")
+    assert lab["score"] == 0
+    assert all(ex["status"] == "not_implemented" for ex in lab["exercises"])
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.slow
-def test_planted_bugs_lose_points_through_the_cli(tmp_path):
-    """Overwritten adjoints (grad, adjoint_trace) and accumulation by formulas, graded as a student grades."""
-    labs = workspace(tmp_path, FOLDER, {
-        "reverse_mode.py": [("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx",
-                             "adjoint[id(x)] = gx")],
-        "traces.py": [('bar["v0"] += bar["v2"] * v["v-1"]', 'bar["v0"] = bar["v2"] * v["v-1"]')],
-        "accumulation.py": [("    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)",
-                             "    return {'loss': (1 - x) ** 2, 'grad_first': 2 * (x - 1), 'grad_second': 4 * (x - 1),"
-                             " 'grad_after_zero': 2 * (x - 1)}")]})
-    report, proc = check_json("autodiff", "--labs-dir", str(labs))
-    assert proc.returncode == 1
-    failed = {c["id"]: c["message"] for c in exercise(report, "grad")["cases"] if c["status"] != "passed"}
-    assert {"fan-out-leaf", "nonleaf-reuse"} <= set(failed)
-    assert "∂y/∂x1" in failed["fan-out-leaf"] and "off by" in failed["fan-out-leaf"]
-    assert exercise(report, "adjoint_trace")["score"] < exercise(report, "adjoint_trace")["max_score"]
-    accumulation = {c["id"]: c["message"] for c in exercise(report, "accumulation_demo")["cases"]}
-    assert "backward ran 0 times" in accumulation["x=3"]
-    assert exercise(report, "Dual")["status"] == "passed"
+def test_demo_with_the_solution():
+    from aisys.workspace import resolve_labs_dir
 
-
-def test_demo_exits_zero_with_the_solution():
-    proc = run_cli("lab", "run", "autodiff", "--solution", env={"COLUMNS": "100"})
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    assert "Traceback" not in out + proc.stderr
-    assert max(len(line) for line in out.splitlines()) <= 100
+    out = demo_text("autodiff", resolve_labs_dir(solutions=True))
     assert "11.65207146" in out and "v2 = v-1 * v0" in out
-    assert "v6 = " in out and "backward" in out                    # the backward tape, printed
-    assert "breadth-first" in out and "reverse topological" in out  # the BFS panel
-    assert "run_backward_graph" in out or "dual graph" in out
+    assert "v6 = " in out and "recorded 7 new ones" in out          # the backward tape, printed
+    assert "breadth-first from L" in out and "reverse topological" in out and "✗ no" in out
+    assert "your run_backward_graph on f" in out and "never J" in out
 
 
 def test_demo_runs_on_the_stubs():
-    """In-process (what `aisys lab run autodiff` calls): every section says where to edit."""
-    import io
-
-    from rich.console import Console
-
-    from aisys.catalog import find_lab
-    from aisys.labrun import DemoOptions, run_demo
-    from aisys.workspace import Student
-
-    lab, out = find_lab("autodiff"), io.StringIO()
-    run_demo(lab, Student(lab, STUBS), Console(file=out, width=100), DemoOptions())
-    assert "not implemented yet" in out.getvalue() and "breadth-first" in out.getvalue()
+    out = demo_text("autodiff", STUBS)
+    assert "not implemented yet" in out and "breadth-first" in out
 
 
 # ------------------------------------------------------------------ correct, in other styles
