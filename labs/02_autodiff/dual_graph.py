@@ -60,5 +60,11 @@ def run_backward_graph(forward: Graph, dual: Graph, output: str, values: dict[st
 
 
 def local_derivatives(op: str, args: list[float], out: float) -> list[float]:
-    """∂out/∂input for each input of one op (empty for an input node)."""
+    """∂out/∂input for each input of one op, in input order: `args` are the inputs' forward
+    values, `out` the op's own (exp and tanh are cheapest from it). An "input" node has no
+    inputs: []. A value used twice (mul(x, x)) has two slots, each with its own derivative.
+
+    Hint: the table in the module docstring, one small function per op — evaluate only the
+    op at hand (1/a must not be computed for a sin at a = 0).
+    """
     raise NotImplementedError("not implemented yet: read the docstring and its hint")
