@@ -31,7 +31,7 @@ def layout(student: Student, console: Console) -> None:
     console.rule("1 · how a tensor sits in memory")
     strides = attempt(console, student, "row_major_strides", lambda fn: tuple(fn(SHAPE)))
     if strides is not None:
-        console.print(f"shape {SHAPE} → strides {strides}  (torch: {_torch_strides(SHAPE)})")
+        console.print(f"shape {SHAPE} → strides {escape(strides)}  (torch: {_torch_strides(SHAPE)})")
     grid = attempt(console, student, "flat_offset", lambda fn: _offset_grid(fn))
     if grid is not None:
         console.print("storage position of each element (t.T = t.transpose(0, 2): same storage, new strides)")
@@ -57,8 +57,8 @@ def _offset_grid(flat_offset) -> list[Table]:
         for i in range(min(view.shape[0], 2)):
             table = Table(title=f"{title}[{i}]", show_header=False, box=None)
             for j in range(view.shape[1]):
-                table.add_row(*(str(flat_offset(tuple(view.shape), (i, j, k), tuple(view.stride()),
-                                                view.storage_offset())) for k in range(view.shape[2])))
+                table.add_row(*(escape(flat_offset(tuple(view.shape), (i, j, k), tuple(view.stride()),
+                                                   view.storage_offset())) for k in range(view.shape[2])))
             tables.append(table)
     return tables
 

@@ -102,8 +102,8 @@ def reverse(student: Student, console: Console) -> None:
     console.print(f"grad() replayed {len(lines)} entries backwards and recorded {len(backward)} new ones on the same "
                   "tape — the backward pass is a program too, so it can be differentiated again:")
     console.print(Columns([escape(line) for line in backward], padding=(0, 4)))
-    console.print(f"∂f/∂x1 = {_num(grads[0].value)} is {grads[0].name}, ∂f/∂x2 = {_num(grads[1].value)} is "
-                  f"{grads[1].name} (the article prints dx 5.5, dy 1.7163378145367738)")
+    console.print(f"∂f/∂x1 = {_num(grads[0].value)} is {escape(grads[0].name)}, ∂f/∂x2 = {_num(grads[1].value)} is "
+                  f"{escape(grads[1].name)} (the article prints dx 5.5, dy 1.7163378145367738)")
     table = attempt(console, student, "grad", lambda grad: _grad_table(mod, grad))
     if table is not None:
         console.print(table)
