@@ -80,11 +80,12 @@ LABS: tuple[Lab, ...] = (
         demo_flags=("dot",)),
     Lab(2, "autodiff", "02_autodiff", "Automatic differentiation", "自动微分",
         ("计算图与自动微分", "动手实现 PyTorch 微分"), "autodiff.modes",
-        _ex("traces.py", ("evaluation_trace", 5), ("adjoint_trace", 10))
+        _ex("traces.py", ("evaluation_trace", 5), ("adjoint_trace", 8))
         + _ex("forward_mode.py", ("Dual", 10), ("jvp", 5))
-        + _ex("reverse_mode.py", ("Variable", 10), ("Tape", 10), ("grad", 25))
-        + _ex("jacobians.py", ("jacobian_forward", 10), ("jacobian_reverse", 10))
-        + _ex("accumulation.py", ("accumulation_demo", 5))),
+        + _ex("reverse_mode.py", ("Variable", 12), ("Tape", 7), ("grad", 20))
+        + _ex("jacobians.py", ("jacobian_forward", 8), ("jacobian_reverse", 8))
+        + _ex("accumulation.py", ("accumulation_demo", 5))
+        + _ex("dual_graph.py", ("run_backward_graph", 12))),
     Lab(3, "ad-challenges", "03_ad_challenges",
         "AD on real programs: control flow, structs, recomputation", "自动微分的挑战",
         ("自动微分的挑战&未来",), "autodiff.challenges",

@@ -10,7 +10,9 @@ objects on a tape, numpy float64 scalars) and on 0-d float64 torch tensors with
 - second order, d²y/dx1²: `grad(grad(y, [x1])[0], [x1])` vs torch with `create_graph=True`;
 - second- vs first-order cost of the reference itself, and how many tape entries the
   backward sweep records (it is written with Variable ops, so it grows the tape: that is
-  what makes the second derivative possible, and what it costs).
+  what makes the second derivative possible, and what it costs);
+- a (256×256)² matrix layer, sum(tanh(A @ B)): forward + grad next to torch, and the peak
+  memory of the backward sweep next to the bytes of the operands (a VJP, never the Jacobian).
 
 Gradients are compared with torch's (largest difference in the note), so a fast wrong
 answer cannot pass for a result.
@@ -133,6 +135,51 @@ def lab02_rows(quick: bool) -> list[dict]:
     ]
 
 
+MATMUL = 256   # (256×256) @ (256×256): J of the product wrt one factor would hold 256⁴ ≈ 4.3e9 numbers
+
+
+def matmul_rows(quick: bool) -> list[dict]:
+    """The reference Variable's matrix product, forward + grad of sum(tanh(A @ B)), next to
+    torch; and the peak memory its backward sweep allocates (tracemalloc) next to the bytes of
+    the operands and the upstream gradient — a VJP rule stays that size, a Jacobian would not."""
+    import tracemalloc
+
+    import torch
+
+    Variable, Tape, grad = reference_autodiff()
+    rng = np.random.default_rng(0)
+    a, b = (rng.uniform(-1, 1, size=(MATMUL, MATMUL)) / 16 for _ in range(2))
+
+    def ref():
+        with Tape():
+            va, vb = Variable(a, name="A"), Variable(b, name="B")
+            y = (va @ vb).tanh().sum()
+            return [g.value for g in grad(y, [va, vb])]
+
+    def torch_run():
+        ta, tb = (torch.tensor(m, requires_grad=True) for m in (a, b))
+        return [g.numpy() for g in torch.autograd.grad((ta @ tb).tanh().sum(), [ta, tb])]
+
+    t = measure_interleaved({"ref": ref, "torch": torch_run}, 3 if quick else 9, setup=gc.collect)
+    diff = max(float(np.max(np.abs(x - y))) for x, y in zip(ref(), torch_run()))
+    with Tape():
+        va, vb = Variable(a, name="A"), Variable(b, name="B")
+        y = (va @ vb).tanh().sum()
+        tracemalloc.start()
+        grad(y, [va, vb])
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    operands = 3 * a.nbytes   # A, B and the (256×256) upstream gradient of the product
+    return [
+        make_row(f"lab 02 matmul layer forward + grad, ({MATMUL}×{MATMUL})²", None, t["torch"].median, "s",
+                 timing=t["ref"], reference_name="torch.autograd.grad, same layer (float64)",
+                 note=f"reference Variable; largest gradient difference from torch {diff:.1e}"),
+        make_row("lab 02 matmul backward sweep: peak memory", peak, operands, "bytes",
+                 reference_name="bytes of A, B and the upstream gradient",
+                 note=f"a Jacobian of A @ B wrt A alone would need {MATMUL ** 4 * 8 / 1e9:.0f} GB"),
+    ]
+
+
 def lab03_rows(quick: bool) -> list[dict]:
     path = REPO / "solutions" / "03_ad_challenges" / "checkpointing.py"
     if not path.is_file():
@@ -206,7 +253,7 @@ def checkpoint_rows(quick: bool) -> list[dict]:
 
 def main(quick: bool = False) -> list[dict]:
     rows = []
-    for part in (lab02_rows, lab03_rows):
+    for part in (lab02_rows, matmul_rows, lab03_rows):
         try:
             rows.extend(part(quick))
         except Exception as err:  # one lab's failure must not lose the other's rows

@@ -1,4 +1,10 @@
-"""Lab 02 autodiff: the reference scores 100, stubs 0, plausible bugs lose points; bench unit tests."""
+"""Lab 02 autodiff: the reference scores 100, stubs 0, answers in other styles 100, and every plausible
+bug loses points in its own exercise on every seed; bench unit tests.
+
+Variants are graded in-process (`grade_here`, lab 01's helper: the checks' own run and judge
+halves); the CLI path — the solutions, the stubs, one planted-bug run — runs once for both labs
+(session fixtures and a test in lab 01's file).
+"""
 from __future__ import annotations
 
 import math
@@ -7,123 +13,282 @@ import types
 import numpy as np
 import pytest
 
-from conftest import REPO, STUBS, check_json, exercise, run_cli, workspace
-
-from aisys.autodiff.counting import counting_calls
-from aisys.autodiff.programs import F_STEPS, evaluate, random_program, tape_lines
+from aisys.autodiff.counting import counting_backward_runs, counting_calls, counting_code_runs
+from aisys.autodiff.modes.checks import SUITE
+from aisys.autodiff.modes.dual_checks import BFS_TRAP_STEPS
+from aisys.autodiff.programs import EVERY_OP_STEPS, F_STEPS, evaluate, random_program, tape_lines
 from aisys.autodiff.truth import close_list, torch_grad
+from aisys.graph.plain import scalars_as_floats
+from conftest import STUBS, workspace
+from test_lab01_graph import (SEEDS, assert_bugs_caught, bug_groups, demo_text, failures, grade_here, lab_report,
+                              solutions_report, stubs_report)  # noqa: F401 (session fixtures)
 
 FOLDER = "02_autodiff"
 
 
-@pytest.fixture(scope="module")
-def solutions_report():
-    return check_json("autodiff", "--solutions")
-
-
-@pytest.fixture(scope="module")
-def stubs_report():
-    return check_json("autodiff", "--labs-dir", str(STUBS))
-
-
-def _failed_cases(report: dict, name: str) -> dict[str, str]:
-    return {c["id"]: c.get("message", "") for c in exercise(report, name)["cases"] if c["status"] != "passed"}
-
+# ------------------------------------------------------------------ the CLI path (shared with lab 01's file)
 
 def test_solutions_score_full_marks(solutions_report):
     report, proc = solutions_report
     assert proc.returncode == 0, proc.stderr
-    assert report["score"] == report["max_score"] == 100
+    lab = lab_report(report, "autodiff")
+    assert lab["score"] == lab["max_score"] == 100
 
 
 def test_stubs_score_zero_without_traceback(stubs_report):
     report, proc = stubs_report
     assert proc.returncode == 1
-    assert report["score"] == 0
-    assert all(ex["status"] == "not_implemented" for lab in report["labs"] for ex in lab["exercises"])
+    lab = lab_report(report, "autodiff")
+    assert lab["score"] == 0
+    assert all(ex["status"] == "not_implemented" for ex in lab["exercises"])
     assert "Traceback" not in proc.stderr
 
 
-def test_no_accumulation_on_fan_out_loses_points(tmp_path):
-    """Overwritten adjoints (grad, adjoint_trace), a sin rule built on numpy values (Variable), and a
-    jvp that does not lift a plain-number output."""
-    labs = workspace(tmp_path, FOLDER, {
-        "reverse_mode.py": [("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx",
-                             "adjoint[id(x)] = gx"),
-                            ("(g * self.cos(),)", "(g * np.cos(self.value),)")],
-        "forward_mode.py": [("        outs = [Dual._lift(r) for r in result]", "        outs = list(result)")],
-        "traces.py": [('bar["v0"] += bar["v2"] * v["v-1"]', 'bar["v0"] = bar["v2"] * v["v-1"]')]})
-    report, proc = check_json("autodiff", "--labs-dir", str(labs))
-    assert proc.returncode == 1
-    failed = _failed_cases(report, "grad")
-    assert {"fan-out-leaf", "nonleaf-reuse"} <= set(failed)
-    assert "∂y/∂x1" in failed["fan-out-leaf"] and "off by" in failed["fan-out-leaf"]
-    assert "f(2,5)" in _failed_cases(report, "adjoint_trace")
-    rules = _failed_cases(report, "Variable")       # first-order rules right, the second derivative not
-    assert set(rules) == {"rules-second-order"} and "second derivative of sin(a)" in rules["rules-second-order"]
-    assert exercise(report, "Dual")["status"] == "passed"
-    assert set(_failed_cases(report, "jvp")) == {"two-outputs-and-a-constant"}
+def test_demo_with_the_solution():
+    from aisys.workspace import resolve_labs_dir
 
-
-def test_untaped_rule_broadcast_and_pass_count_bugs_lose_points(tmp_path):
-    """Untaped mul rule, no unbroadcast, scalar zeros for an unused array, J by the wrong mode,
-    the ln(base) term of a ** b always on (nan for a negative base), accumulation by hand-written formulas,
-    input adjoints by central finite differences."""
-    labs = workspace(tmp_path, FOLDER, {
-        "reverse_mode.py": [
-            ("lambda g, out: (_unbroadcast(g * b, a), _unbroadcast(g * a, b))",
-             "lambda g, out: (_unbroadcast(g * b.value, a), _unbroadcast(g * a.value, b))"),
-            ("return grad if np.shape(grad.value) == shape else grad.sum_to(shape)", "return grad"),
-            ("Variable(z, constant=True, tape=tape)) for x, z", "Variable(0.0, constant=True, tape=tape)) for x, z")],
-        "forward_mode.py": [("if np.any(o.tangent != 0):", "if True:")],
-        "traces.py": [("    v = evaluation_trace(x1, x2)\n    bar = {",
-                       "    f, h = (lambda a, b: evaluation_trace(a, b)['v5']), 1e-5\n"
-                       "    return {'v5': 1.0, 'v4': 1.0, 'v3': -1.0, 'v2': 1.0, 'v1': 1.0,\n"
-                       "            'v0': (f(x1, x2 + h) - f(x1, x2 - h)) / (2 * h), "
-                       "'v-1': (f(x1 + h, x2) - f(x1 - h, x2)) / (2 * h)}\n    bar = {")],
-        "accumulation.py": [("    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)",
-                             "    return {'loss': (1 - x) ** 2, 'grad_first': 2 * (x - 1), 'grad_second': 4 * (x - 1),"
-                             " 'grad_after_zero': 2 * (x - 1)}")],
-        "jacobians.py": [("    xs = [reverse_mode.Variable(float(v)) for v in x]",
-                          "    return jacobian_forward(f, x)\n    xs = [reverse_mode.Variable(float(v)) for v in x]")]})
-    report, _ = check_json("autodiff", "--labs-dir", str(labs))
-    failed = _failed_cases(report, "grad")
-    assert "second-order-f" in failed and "f" not in failed       # first order still right
-    assert "broadcast" in failed and "shape" in failed["broadcast"]
-    assert "∂y/∂x2 has shape ()" in failed["unused-array-input"]
-    assert "second derivative of a * b" in _failed_cases(report, "Variable")["rules-second-order"]
-    dual = _failed_cases(report, "Dual")
-    assert "rules-negative-base" in dual and "tangent of a ** 3" in dual["rules-negative-base"]
-    assert "backward ran 0 times" in _failed_cases(report, "accumulation_demo")["x=3"]
-    assert "f(2,5)" in _failed_cases(report, "adjoint_trace")                   # off by ~1e-11: not exact
-    wide = _failed_cases(report, "jacobian_reverse")["wide-6x1"]
-    assert "calls of grad" in wide and "J is right" in wide
-    assert exercise(report, "jacobian_forward")["status"] == "passed"
-
-
-def test_demo_exits_zero_with_the_solution():
-    proc = run_cli("lab", "run", "autodiff", "--solution")
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert "11.65207146" in proc.stdout and "v2 = v-1 * v0" in proc.stdout
+    out = demo_text("autodiff", resolve_labs_dir(solutions=True))
+    assert "11.65207146" in out and "v2 = v-1 * v0" in out
+    assert "v6 = " in out and "recorded 7 new ones" in out          # the backward tape, printed
+    assert "breadth-first from L" in out and "reverse topological" in out and "✗ no" in out
+    assert "your run_backward_graph on f" in out and "never J" in out
 
 
 def test_demo_runs_on_the_stubs():
-    """In-process (what `aisys lab run autodiff` calls): every section says where to edit."""
-    import io
-
-    from rich.console import Console
-
-    from aisys.catalog import find_lab
-    from aisys.labrun import DemoOptions, run_demo
-    from aisys.workspace import Student
-
-    lab, out = find_lab("autodiff"), io.StringIO()
-    run_demo(lab, Student(lab, STUBS), Console(file=out, width=100), DemoOptions())
-    assert "not implemented yet" in out.getvalue()
+    out = demo_text("autodiff", STUBS)
+    assert "not implemented yet" in out and "breadth-first" in out
 
 
-# ------------------------------------------------------------------ bench
+# ------------------------------------------------------------------ correct, in other styles
+
+CORRECT_VARIANTS = {
+    "other-algorithms": {
+        "traces.py": [   # the adjoints by a generic reverse sweep over a list of (output, inputs, partials)
+            ("    v = evaluation_trace(x1, x2)\n    bar = {\"v5\": 1.0}",
+             "    v = evaluation_trace(x1, x2)\n    lines = [('v5', ['v4', 'v3'], [1.0, -1.0]), ('v4', ['v1', 'v2'], [1.0, 1.0]),\n"
+             "             ('v3', ['v0'], [math.cos(v['v0'])]), ('v2', ['v-1', 'v0'], [v['v0'], v['v-1']]),\n"
+             "             ('v1', ['v-1'], [1 / v['v-1']])]\n    out = dict.fromkeys(v, 0.0)\n    out['v5'] = 1.0\n"
+             "    for y, xs, partials in lines:\n        for x, p in zip(xs, partials):\n"
+             "            out[x] += out[y] * p\n    return out\n    bar = {\"v5\": 1.0}")],
+        "forward_mode.py": [   # tuples for tuples, lists for lists
+            ("        return [o.value for o in outs], [o.tangent * np.ones_like(o.value) for o in outs]",
+             "        kind = type(result)\n        return kind(o.value for o in outs), kind(o.tangent * np.ones_like(o.value)"
+             " for o in outs)")],
+        "reverse_mode.py": [   # grad by a depth-first order of the entries reachable from the output
+            ("    tape = output.tape\n    ones = 1.0",
+             "    made = {id(e.output): e for e in output.tape.entries}\n    order, seen = [], set()\n\n"
+             "    def visit(v):\n        if id(v) in seen or id(v) not in made:\n            return\n        seen.add(id(v))\n"
+             "        for x in made[id(v)].inputs:\n            visit(x)\n        order.append(made[id(v)])\n\n"
+             "    visit(output)\n    adj = {id(output): Variable(np.ones_like(np.asarray(output.value, dtype=float))"
+             " if np.ndim(output.value) else 1.0, constant=True, tape=output.tape)}\n"
+             "    for entry in reversed(order):\n        if id(entry.output) not in adj:\n            continue\n"
+             "        for x, gx in zip(entry.inputs, entry.backward(adj[id(entry.output)], entry.output)):\n"
+             "            if gx is not None and not x.constant:\n"
+             "                adj[id(x)] = adj[id(x)] + gx if id(x) in adj else gx\n"
+             "    return [adj[id(x)] if id(x) in adj else Variable(np.zeros_like(np.asarray(x.value, dtype=float))"
+             " if np.ndim(x.value) else 0.0, constant=True, tape=output.tape) for x in inputs]\n"
+             "    tape = output.tape\n    ones = 1.0"),
+            ("lambda g, out: (g @ b.T, a.T @ g))", "lambda g, out: (g @ b.transpose(), a.transpose() @ g))")],
+        "jacobians.py": [   # jvp bound at import time: still one run of its code per column
+            ("def jacobian_forward(f: Callable[..., list], x: Sequence[float]) -> np.ndarray:",
+             "def jacobian_forward(f: Callable[..., list], x: Sequence[float], jvp=forward_mode.jvp) -> np.ndarray:"),
+            ("forward_mode.jvp(f, list(x), [1.0 if i == j else 0.0 for i in range(n)])",
+             "jvp(f, tuple(x), tuple(1.0 if i == j else 0.0 for i in range(n)))"),
+            ("    rows = [[float(g.value) for g in reverse_mode.grad(y, xs)] for y in ys]",
+             "    rows = [[float(g.value) for g in reverse_mode.grad(y, xs)] for y in ys[::-1]][::-1]")],
+        "accumulation.py": [   # the issue's own case: backward imported by name; .grad = None to clear
+            ("import torch\n", "import torch\nfrom torch.autograd import backward\n"),
+            ("    loss.backward(retain_graph=True)\n    first", "    backward(loss, retain_graph=True)\n    first"),
+            ("    t.grad.zero_()\n    loss.backward()", "    t.grad = None\n    backward(loss)")],
+        "dual_graph.py": [   # Kahn on the dual with pending counts, a stack for the ready nodes
+            ("    incoming = {name: 0.0 for name in forward.nodes}",
+             "    pending = {n.name: sum(i.endswith('_grad') for i in n.inputs) for n in dual if n.op != 'saved'}\n"
+             "    readers = {}\n    for n in dual:\n        for i in n.inputs:\n"
+             "            if i.endswith('_grad'):\n                readers.setdefault(i, []).append(n.name)\n"
+             "    ready, total, adj = [g for g, k in pending.items() if k == 0], dict.fromkeys(forward.nodes, 0.0), {}\n"
+             "    while ready:\n        g = ready.pop()\n        name = g[:-len('_grad')]\n        node = forward[name]\n"
+             "        adj[name] = total[name] + (1.0 if name == output else 0.0)\n"
+             "        args = [primal[i] for i in node.inputs]\n"
+             "        for src, d in zip(node.inputs, local_derivatives(node.op, args, primal[name])):\n"
+             "            total[src] += adj[name] * d\n        for r in readers.get(g, []):\n"
+             "            pending[r] -= 1\n            if pending[r] == 0:\n                ready.append(r)\n"
+             "    return adj\n    incoming = {name: 0.0 for name in forward.nodes}")],
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT_VARIANTS))
+def test_correct_answers_in_other_styles_score_full_marks(name, tmp_path):
+    labs = workspace(tmp_path, FOLDER, CORRECT_VARIANTS[name])
+    for seed in (0, 1):
+        results = grade_here(labs, "autodiff", seed=seed)
+        wrong = {ex: failures(results, ex) for ex in results if failures(results, ex)}
+        assert not wrong, wrong
+
+
+# ------------------------------------------------------------------ wrong answers, each in its own exercise
+
+BUGS = {
+    "trace-cached-first-point": ("evaluation_trace", {"traces.py": [
+        ("def evaluation_trace(x1: float, x2: float) -> dict[str, float]:",
+         "_FIRST: dict = {}\n\n\ndef evaluation_trace(x1: float, x2: float) -> dict[str, float]:"),
+        ('    v["v5"] = v["v4"] - v["v3"]\n    return v', '    v["v5"] = v["v4"] - v["v3"]\n'
+                                                        '    return dict(_FIRST.setdefault("v", v))')]},
+        {"after-another-point"}, "the value of"),
+    "adjoint-overwrites": ("adjoint_trace", {"traces.py": [
+        ('bar["v0"] += bar["v2"] * v["v-1"]', 'bar["v0"] = bar["v2"] * v["v-1"]')]}, {"f(2,5)", "zeros"},
+        "the adjoint of v0"),
+    "adjoint-finite-differences": ("adjoint_trace", {"traces.py": [
+        ("    v = evaluation_trace(x1, x2)\n    bar = {",
+         "    f, h = (lambda a, b: evaluation_trace(a, b)['v5']), 1e-5\n"
+         "    return {'v5': 1.0, 'v4': 1.0, 'v3': -1.0, 'v2': 1.0, 'v1': 1.0,\n"
+         "            'v0': (f(x1, x2 + h) - f(x1, x2 - h)) / (2 * h), "
+         "'v-1': (f(x1 + h, x2) - f(x1 - h, x2)) / (2 * h)}\n    bar = {")]}, {"f(2,5)"}, "off by"),
+    "dual-ln-term-always": ("Dual", {"forward_mode.py": [("if np.any(o.tangent != 0):", "if True:")]},
+                            {"rules-negative-base"}, "tangent of a ** 3"),
+    "dual-adds-in-place": ("Dual", {"forward_mode.py": [
+        ("        o = self._lift(other)\n        return Dual(self.value + o.value, self.tangent + o.tangent)",
+         "        o = self._lift(other)\n        t = self.tangent\n        t += o.tangent\n"
+         "        return Dual(self.value + o.value, t)")]}, {"rules-arrays-untouched"}, "in place"),
+    "jvp-only-tuples": ("jvp", {"forward_mode.py": [
+        ("    if isinstance(result, (tuple, list)):", "    if isinstance(result, tuple):")]},
+        {"list-of-three", "one-element-list"}, "shape"),
+    "jvp-always-lists": ("jvp", {"forward_mode.py": [
+        ("    out = Dual._lift(result)\n    return out.value, out.tangent * np.ones_like(out.value)",
+         "    out = Dual._lift(result)\n    return [out.value], [out.tangent * np.ones_like(out.value)]")]},
+        {"one-output"}, "shape"),
+    "jvp-no-lift": ("jvp", {"forward_mode.py": [
+        ("        outs = [Dual._lift(r) for r in result]", "        outs = list(result)")]},
+        {"with-a-constant-output"}, "tangent"),
+    "tape-logs-neg-as-a-function": ("Tape", {"reverse_mode.py": [
+        ('            elif e.op == "neg":\n                lines.append(f"{e.output.name} = -{names[0]}")\n', "")]},
+        {"log-every-op"}, "tape line"),
+    "tape-never-pops": ("Tape", {"reverse_mode.py": [("        Tape._stack.remove(self)", "        pass")]},
+                        {"nesting"}, "outer tape again"),
+    "tape-index-from-one": ("Tape", {"reverse_mode.py": [("        output.index = len(self.entries) - 1",
+                                                          "        output.index = len(self.entries)")]},
+                            {"index"}, ".index"),
+    "variable-numpy-rule": ("Variable", {"reverse_mode.py": [("(g * self.cos(),)", "(g * np.cos(self.value),)")]},
+                            {"rules-second-order"}, "second derivative of sin(a)"),
+    "variable-matmul-jacobian": ("Variable", {"reverse_mode.py": [
+        ("                            lambda g, out: (g @ b.T, a.T @ g))",
+         "                            lambda g, out: _jacobian_vjp(g, a, b))"),
+        ("def _unbroadcast(", "def _jacobian_vjp(g, a, b):\n    n, k = np.shape(a.value)\n    m = np.shape(b.value)[1]\n"
+         "    ja = np.kron(np.eye(n), np.asarray(b.value).T)            # (n·m) × (n·k)\n"
+         "    jb = np.kron(np.asarray(a.value), np.eye(m))              # (n·m) × (k·m)\n"
+         "    flat = np.asarray(g.value).reshape(-1)\n"
+         "    return (Variable((flat @ ja).reshape(n, k), tape=g.tape) * 1.0,\n"
+         "            Variable((flat @ jb).reshape(k, m), tape=g.tape) * 1.0)\n\n\ndef _unbroadcast(")]},
+        {"rules-matmul-memory"}, "never the Jacobian"),
+    "variable-adds-in-place": ("Variable", {"reverse_mode.py": [   # reuses the operand's buffer
+        ("        a, b = self, self._lift(other)\n        return self._result(\"add\", (a, b), a.value + b.value,",
+         "        a, b = self, self._lift(other)\n        if isinstance(a.value, np.ndarray) and a is not b:\n"
+         "            a.value += b.value\n            return self._result(\"add\", (a, b), a.value,\n"
+         "                                lambda g, out: (_unbroadcast(g, a), _unbroadcast(g, b)))\n"
+         "        return self._result(\"add\", (a, b), a.value + b.value,")]}, {"rules-arrays-untouched"}, "in place"),
+    "grad-overwrites": ("grad", {"reverse_mode.py": [
+        ("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx", "adjoint[id(x)] = gx")]},
+        {"fan-out-leaf", "nonleaf-reuse"}, "∂y/∂x1"),
+    "grad-keyed-by-name": ("grad", {"reverse_mode.py": [
+        ("    adjoint = {id(output): Variable(ones, constant=True, tape=tape)}",
+         "    adjoint = {output.name: Variable(ones, constant=True, tape=tape)}"),
+        ("        g = adjoint.get(id(entry.output))", "        g = adjoint.get(entry.output.name)"),
+        ("            adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx",
+         "            adjoint[x.name] = adjoint[x.name] + gx if x.name in adjoint else gx"),
+        ("    return [adjoint.get(id(x), Variable(z", "    return [adjoint.get(x.name, Variable(z")]},
+        {"leaves-share-a-name"}, "∂y/∂x"),
+    "grad-current-tape": ("grad", {"reverse_mode.py": [("    tape = output.tape\n    ones",
+                                                        "    tape = Tape.current()\n    ones")]},
+                          {"after-the-with-block"}, "∂y/∂x1"),
+    "grad-leaves-only": ("grad", {"reverse_mode.py": [
+        ("    return [adjoint.get(id(x), Variable(z, constant=True, tape=tape)) for x, z in zip(inputs, zeros)]",
+         "    return [adjoint.get(id(x)) if x.index is None and id(x) in adjoint else Variable(z, constant=True, "
+         "tape=tape) for x, z in zip(inputs, zeros)]")]}, {"wrt-intermediate-and-output"}, "∂y/∂t0"),
+    "grad-index-plus-one": ("grad", {"reverse_mode.py": [
+        ("    stop = -1 if output.index is None else output.index", "    stop = output.index")]},
+        {"output-is-a-leaf"}, "TypeError"),
+    "grad-scalar-zeros": ("grad", {"reverse_mode.py": [
+        ("Variable(z, constant=True, tape=tape)) for x, z", "Variable(0.0, constant=True, tape=tape)) for x, z")]},
+        {"unused-array-input"}, "has shape ()"),
+    "jacobian-forward-transposed": ("jacobian_forward", {"jacobians.py": [
+        ("    return np.stack(columns, axis=1)", "    return np.stack(columns, axis=0)")]},
+        {"wide-6x1", "tall-1x5"}, "shape"),
+    "jacobian-forward-extra-jvp": ("jacobian_forward", {"jacobians.py": [
+        ("    n = len(x)\n    columns = []", "    n = len(x)\n    forward_mode.jvp(f, list(x), [0.0] * n)\n"
+                                            "    columns = []")]}, {"square-3x3"}, "calls of jvp"),
+    "jacobian-reverse-by-forward": ("jacobian_reverse", {"jacobians.py": [
+        ("    xs = [reverse_mode.Variable(float(v)) for v in x]",
+         "    return jacobian_forward(f, x)\n    xs = [reverse_mode.Variable(float(v)) for v in x]")]},
+        {"wide-6x1"}, "calls of grad"),
+    "jacobian-reverse-reruns-f": ("jacobian_reverse", {"jacobians.py": [
+        ("    ys = f(*xs)\n    rows = [[float(g.value) for g in reverse_mode.grad(y, xs)] for y in ys]",
+         "    rows = [[float(g.value) for g in reverse_mode.grad(f(*xs)[i], xs)] for i in range(len(f(*xs)))]\n"
+         "    ys = rows")]}, {"tall-1x5"}, "f ran"),
+    "accumulation-by-formulas": ("accumulation_demo", {"accumulation.py": [
+        ("    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)",
+         "    return {'loss': (1 - x) ** 2, 'grad_first': 2 * (x - 1), 'grad_second': 4 * (x - 1),"
+         " 'grad_after_zero': 2 * (x - 1)}")]}, {"x=3"}, "backward ran 0 times"),
+    "accumulation-falsy-default": ("accumulation_demo", {"accumulation.py": [
+        ("    t = torch.tensor(x, dtype", "    x = x or 3.0\n    t = torch.tensor(x, dtype")]}, {"x=0"}, "loss"),
+    "accumulation-no-dtype": ("accumulation_demo", {"accumulation.py": [
+        ("torch.tensor(x, dtype=torch.float64, requires_grad=True)", "torch.tensor(x, requires_grad=True)")]},
+        {"int-x"}, "floating point"),
+    "accumulation-no-zeroing": ("accumulation_demo", {"accumulation.py": [("    t.grad.zero_()\n", "")]},
+                                {"x=3"}, "zero_()"),
+    "dual-graph-bfs": ("run_backward_graph", {"dual_graph.py": [
+        ("    for grad_name in topological_order(dual):",
+         "    import collections\n    readers = {n.name: [m.name for m in dual if n.name in m.inputs] for n in dual}\n"
+         "    queue, seen, bfs = collections.deque([output + '_grad']), set(), []\n    while queue:\n"
+         "        g = queue.popleft()\n        if g in seen:\n            continue\n        seen.add(g)\n"
+         "        bfs.append(g)\n        queue.extend(readers[g])\n"
+         "    bfs += [n.name for n in dual if n.name not in seen]\n    for grad_name in bfs:")]},
+        {"bfs-trap"}, "dL/dx1"),
+    "dual-graph-insertion-order": ("run_backward_graph", {"dual_graph.py": [
+        ("    for grad_name in topological_order(dual):", "    for grad_name in reversed(list(dual.nodes)):")]},
+        {"listed-out-of-order"}, "dL/d"),
+    "dual-graph-seeds-every-source": ("run_backward_graph", {"dual_graph.py": [
+        ("        adjoint[name] = incoming[name] + (1.0 if name == output else 0.0)",
+         "        seed = not any(i.endswith('_grad') for i in dual[grad_name].inputs)\n"
+         "        adjoint[name] = incoming[name] + (1.0 if seed else 0.0)")]}, {"unused-input-and-value"}, "dL/d"),
+    "dual-graph-fills-values": ("run_backward_graph", {"dual_graph.py": [
+        ("    primal = dict(values)", "    primal = values")]}, {"f(2,5)"}, "values dict"),
+    "dual-graph-distinct-inputs": ("run_backward_graph", {"dual_graph.py": [
+        ("        args = [primal[i] for i in node.inputs]\n        for source, local in zip(node.inputs,",
+         "        args = [primal[i] for i in node.inputs]\n        for source, local in zip(dict.fromkeys(node.inputs),")]},
+        {"square"}, "dL/dx1"),
+}
+#: exercises whose answers (or checks) run another exercise's code
+USES = {"adjoint_trace": {"evaluation_trace"}, "jvp": {"Dual"}, "jacobian_forward": {"jvp", "Dual"},
+        "jacobian_reverse": {"grad", "Variable", "Tape"}, "grad": {"Variable", "Tape"}, "Variable": {"Tape"},
+        "Tape": {"Variable"}}
+
+
+@pytest.mark.parametrize("group", bug_groups(BUGS, USES), ids=lambda g: "+".join(g))
+def test_each_bug_loses_points_in_its_own_exercise_on_every_seed(group, tmp_path):
+    assert_bugs_caught(BUGS, USES, group, FOLDER, "autodiff", tmp_path)
+
+
+def test_a_forgotten_return_reads_as_what_came_back(tmp_path):
+    labs = workspace(tmp_path, FOLDER, {
+        "reverse_mode.py": [("        Tape._stack.append(self)\n        return self", "        Tape._stack.append(self)")],
+        "dual_graph.py": [("    return adjoint\n", "    adjoint\n")]})
+    results = grade_here(labs, "autodiff", only={"Tape", "run_backward_graph"})
+    assert "Tape.__enter__ returned None; expected the tape itself" in failures(results, "Tape")["log-f"]
+    assert "run_backward_graph returned None" in failures(results, "run_backward_graph")["f(2,5)"]
+
+
+# ------------------------------------------------------------------ the bench
+
+
+def test_fixed_corners_are_in_every_seed_and_the_bfs_trap_traps_bfs():
+    keys = [{c.key for c in SUITE.plan(seed)} for seed in SEEDS]
+    fixed = {"Tape/log-every-op", "grad/leaves-share-a-name", "jvp/list-of-three", "accumulation_demo/x=0",
+             "run_backward_graph/bfs-trap", "Variable/rules-matmul-memory", "adjoint_trace/after-another-point"}
+    assert all(fixed <= k for k in keys)
+    assert any(op == "neg" for _, op, _ in EVERY_OP_STEPS)
+    # t0 is read by t3 directly (depth 2 from the loss) and through t1 → t2 → t3 (depth 4)
+    readers = {name: [n for n, _, args in BFS_TRAP_STEPS if name in args] for name, _, _ in BFS_TRAP_STEPS}
+    assert readers["t0"] == ["t1", "t3"] and readers["t1"] == ["t2"] and readers["t2"] == ["t3"]
 
 
 def test_random_programs_are_finite_and_use_every_value():
@@ -145,13 +310,28 @@ def test_tape_lines_and_torch_truth_match_the_articles_example():
     assert float(h11) == pytest.approx(-0.25) and float(h12) == pytest.approx(1.0)
 
 
-def test_counting_calls_counts_and_restores():
-    mod = types.SimpleNamespace(fn=lambda x: x + 1)
-    alias = types.SimpleNamespace(fn=mod.fn)
-    original = mod.fn
-    with counting_calls(mod, "fn", alias) as calls:
-        mod.fn(1), alias.fn(2)
-    assert calls["calls"] == 2 and mod.fn is original and alias.fn is original
+def test_counters_count_where_the_work_happens():
+    import torch
+    from torch.autograd import backward
+
+    def fn(n):
+        return 0 if n == 0 else fn(n - 1)
+
+    alias = fn
+    with counting_code_runs(fn) as runs:
+        alias(3), fn(1), (lambda f=fn: f(2))()
+    assert runs["calls"] == 3                        # recursion counts once per outer call
+    x = torch.tensor(3.0, requires_grad=True)
+    loss = (x - 1) ** 2
+    with counting_backward_runs() as engine:
+        backward(loss, retain_graph=True)
+        loss.backward(retain_graph=True)
+        torch.autograd.grad(loss, [x])
+    assert engine["calls"] == 3 and x.grad.item() == 8.0
+    mod = types.SimpleNamespace(fn=lambda v: v + 1)
+    with counting_calls(mod, "fn") as calls:
+        mod.fn(1)
+    assert calls["calls"] == 1
 
 
 def test_close_list_names_the_result_and_hides_the_expected_value():
@@ -161,42 +341,9 @@ def test_close_list_names_the_result_and_hides_the_expected_value():
     assert "should hold 2 values, not a float" in close_list(1.0, [1.0, 2.0], ["a", "b"]).message
 
 
-def test_right_values_by_too_many_runs_of_f_lose_points(tmp_path):
-    """In-process: jacobian_reverse re-running f for every row instead of sweeping one shared tape,
-    and a jvp by central finite differences (three runs of f, values within 1e-7)."""
-    from aisys.autodiff.modes.checks import SUITE
-    from aisys.catalog import find_lab
-    from aisys.grading.execute import execute_case
-    from aisys.grading.plain import from_plain
-    from aisys.workspace import Student
+def test_zero_dimensional_values_travel_as_floats():
+    import torch
 
-    labs = workspace(tmp_path, FOLDER, {"jacobians.py": [
-        ("    ys = f(*xs)\n    rows = [[float(g.value) for g in reverse_mode.grad(y, xs)] for y in ys]",
-         "    rows = [[float(g.value) for g in reverse_mode.grad(f(*xs)[i], xs)] for i in range(len(f(*xs)))]\n"
-         "    ys = rows")],
-        "forward_mode.py": [("    result = f(*(Dual(p, t) for p, t in zip(primals, tangents)))\n",
-                             "    at = lambda s: f(*(np.asarray(p) + s * np.asarray(t)\n"
-                             "                       for p, t in zip(primals, tangents)))\n"
-                             "    if True:\n        return at(0.0), (at(1e-6) - at(-1e-6)) / 2e-6\n"
-                             "    result = f(*(Dual(p, t) for p, t in zip(primals, tangents)))\n")]})
-    student = Student(find_lab("autodiff"), labs)
-    for key, words in (("jacobian_reverse/tall-1x5", "f ran 6 times for m=5 outputs"),
-                       ("jvp/one-output", "jvp ran f 3 times")):
-        case = next(c for c in SUITE.plan(0) if c.key == key)
-        record = execute_case(SUITE.checks[case.exercise], case, student)
-        verdict = SUITE.judge(case, from_plain(record["output"]))   # arrays travel as plain data
-        assert not verdict.passed and words in verdict.message, (key, verdict.message)
-
-
-def test_tape_nesting_bug_names_the_broken_property(tmp_path):
-    """In-process: a with-block that never pops its tape fails `nesting` with a sentence, not a dict path."""
-    from aisys.autodiff.modes.checks import SUITE
-    from aisys.catalog import find_lab
-    from aisys.grading.execute import execute_case
-    from aisys.workspace import Student
-
-    labs = workspace(tmp_path, FOLDER, {"reverse_mode.py": [("        Tape._stack.remove(self)", "        pass")]})
-    case = next(c for c in SUITE.plan(0) if c.key == "Tape/nesting")
-    record = execute_case(SUITE.checks["Tape"], case, Student(find_lab("autodiff"), labs))
-    verdict = SUITE.judge(case, record["output"])
-    assert not verdict.passed and "Tape.current() should be the outer tape again" in verdict.message
+    out = scalars_as_floats({"a": np.array(2.5), "b": [torch.tensor(1.5)], "c": np.ones(2), "d": np.array(True)})
+    assert out["a"] == 2.5 and type(out["a"]) is float and out["b"] == [1.5] and out["c"].shape == (2,)
+    assert isinstance(out["d"], np.ndarray)

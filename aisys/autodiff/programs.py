@@ -12,7 +12,7 @@ methods: torch tensors (ground truth), the student's `Dual` and `Variable`, floa
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from aisys.graph.expressions import F_STEPS
 
 BINARY = ("add", "sub", "mul", "div", "pow")
 UNARY = ("neg", "sin", "cos", "exp", "log", "tanh")
-SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 BOUND = 50.0   # keep every value's magnitude under this, so gradients stay finite and tame
 
 #: Constants on both sides of every binary op: rsub, rpow, rdiv, pow by a constant.
@@ -40,11 +40,31 @@ NONLEAF_REUSE_STEPS: list = [
     ("t3", "add", ["t1", "t2"]), ("t4", "mul", ["t3", "t0"]),
 ]
 
-__all__ = ["F_STEPS", "CONSTANT_STEPS", "FAN_OUT_STEPS", "NONLEAF_REUSE_STEPS", "apply", "evaluate", "random_program", "tape_lines", "op_counts"]
+#: Every elementwise op once, negation included, constants on both sides (a tape log must
+#: get each one's format right on every seed).
+EVERY_OP_STEPS: list = [
+    ("t0", "neg", ["x1"]), ("t1", "cos", ["x2"]), ("t2", "exp", ["t1"]), ("t3", "tanh", ["t0"]),
+    ("t4", "div", ["t2", "t3"]), ("t5", "sin", ["t4"]), ("t6", "mul", ["t5", "x1"]), ("t7", "log", ["t2"]),
+    ("t8", "pow", ["t7", 2.0]), ("t9", "sub", ["t6", "t8"]), ("t10", "add", ["t9", "x2"]),
+    ("t11", "pow", ["x1", "t1"]), ("t12", "sub", [1.0, "t11"]), ("t13", "neg", ["t12"]),
+    ("t14", "add", ["t13", "t10"]),
+]
+#: A layer and a loss on matrices: x1 (3×4) @ x2 (4×2), tanh, squared, summed to a scalar.
+MATMUL_STEPS: list = [
+    ("t0", "matmul", ["x1", "x2"]), ("t1", "tanh", ["t0"]), ("t2", "mul", ["t1", "t1"]), ("t3", "sum", ["t2"]),
+]
+MATMUL_SHAPES = ([3, 4], [4, 2])
+
+__all__ = ["F_STEPS", "CONSTANT_STEPS", "EVERY_OP_STEPS", "FAN_OUT_STEPS", "MATMUL_SHAPES", "MATMUL_STEPS",
+           "NONLEAF_REUSE_STEPS", "apply", "evaluate", "random_program", "tape_lines", "op_counts"]
 
 
 def apply(op: str, args: Sequence[Any]) -> Any:
     """One step on any number-like values (operators for binary ops, methods for unary)."""
+    if op == "matmul":
+        return args[0] @ args[1]
+    if op == "sum":
+        return args[0].sum()
     if op in BINARY:
         a, b = args
         if op == "add":
@@ -66,11 +86,16 @@ def apply(op: str, args: Sequence[Any]) -> Any:
     return getattr(a, op)()
 
 
-def evaluate(steps: list, env: dict) -> dict:
-    """Run `steps` with the leaves in `env`; returns every named value."""
+def evaluate(steps: list, env: dict, check: Callable[[str, Any], Any] | None = None) -> dict:
+    """Run `steps` with the leaves in `env`; returns every named value.
+
+    `check(op, result)` sees each step's result before the next step uses it (the checks
+    use it to say "Variable op 'mul' returned None" instead of failing inside this loop)."""
     values = dict(env)
     for name, op, args in steps:
         values[name] = apply(op, [values[a] if isinstance(a, str) else float(a) for a in args])
+        if check is not None:
+            check(op, values[name])
     return values
 
 

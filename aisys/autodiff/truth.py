@@ -15,6 +15,7 @@ from aisys.grading.compare import close
 from aisys.grading.spec import PASS, Verdict, fail
 
 INPUTS = ("x1", "x2")
+TOL = {"rtol": 1e-7, "atol": 1e-9}   # float64 chain rules agree to far better than this
 
 
 def tensors(values: Sequence[Any], requires_grad: bool = False) -> list:
@@ -46,6 +47,29 @@ def torch_grad(steps: list, output: str, values: Sequence[Any], order: int = 1) 
     first = _grads(y, xs, create_graph=order > 1)
     result = first if order == 1 else _grads(first[0], xs, create_graph=False)
     return [g.detach().numpy() for g in result]
+
+
+def torch_grad_wrt(steps: list, output: str, values: Sequence[Any], wrt: Sequence[str]) -> list[np.ndarray]:
+    """∂(sum of `output`)/∂v for each name in `wrt` — leaves, intermediates, the output itself,
+    repeats allowed; `output` may name a leaf. Zeros where it does not depend on v."""
+    import torch
+
+    env = evaluate(steps, dict(zip(INPUTS, tensors(values, requires_grad=True))))
+    y = env[output]
+    got = torch.autograd.grad(y.sum(), [env[n] for n in wrt], allow_unused=True)
+    return [(torch.zeros_like(env[n]) if g is None else g).detach().numpy() for g, n in zip(got, wrt)]
+
+
+def torch_node_adjoints(steps: list, values: dict[str, float], output: str, names: Sequence[str]) -> dict[str, float]:
+    """dL/dn for each named node of a lab-01 expression (L = `output`), 0 where L does not depend on n."""
+    import torch
+
+    from aisys.graph.expressions import run_torch
+
+    env = run_torch([tuple(s) for s in steps],
+                    {k: torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for k, v in values.items()})
+    grads = torch.autograd.grad(env[output], [env[n] for n in names], allow_unused=True)
+    return {n: 0.0 if g is None else float(g) for n, g in zip(names, grads)}
 
 
 def torch_jvp(steps: list, outputs: Sequence[str], primals: Sequence[Any], tangents: Sequence[Any]):

@@ -17,10 +17,12 @@ from aisys.graph.ir import Graph
 UNARY = ("log", "sin", "cos", "exp", "tanh", "neg")
 BINARY = ("add", "sub", "mul", "div")
 
-#: op → which forward values its gradient reads: "inputs", "output" or nothing.
+#: op → which forward values its gradient reads: "inputs", "output" or nothing. (conv and relu
+#: appear only in the demo's training-step figure: conv needs both x and w, relu its output's sign.)
 GRAD_NEEDS: dict[str, str] = {
     "log": "inputs", "sin": "inputs", "cos": "inputs", "mul": "inputs", "div": "inputs",
     "exp": "output", "tanh": "output", "add": "", "sub": "", "neg": "",
+    "conv": "inputs", "relu": "output",
 }
 
 #: The running example f(x1, x2) = ln(x1) + x1·x2 − sin(x2), in Baydin's numbering.
@@ -30,12 +32,22 @@ F_STEPS: list[tuple[str, str, list[str]]] = [
 ]
 
 
-def graph_of(steps: list, inputs: tuple[str, ...] = ("x1", "x2")) -> Graph:
-    """The forward graph of an expression: one `input` node per variable, one node per step."""
+#: Every op of this module once: log, sin, cos, exp, tanh, neg, add, sub, mul, div.
+EVERY_OP_STEPS: list[tuple[str, str, list[str]]] = [
+    ("t0", "log", ["x1"]), ("t1", "sin", ["x2"]), ("t2", "cos", ["t0"]), ("t3", "exp", ["t1"]),
+    ("t4", "tanh", ["x2"]), ("t5", "neg", ["t3"]), ("t6", "mul", ["t2", "t4"]), ("t7", "div", ["t6", "t3"]),
+    ("t8", "sub", ["t7", "t5"]), ("t9", "add", ["t8", "x1"]),
+]
+
+
+def graph_of(steps: list, inputs: tuple[str, ...] = ("x1", "x2"), reverse: bool = False) -> Graph:
+    """The forward graph of an expression: one `input` node per variable, one node per step.
+
+    `reverse=True` adds the nodes last-first: a legal Graph (inputs may name nodes added
+    later) whose insertion order is *not* a topological order."""
+    nodes = [(name, "input", []) for name in inputs] + [(name, op, list(args)) for name, op, args in steps]
     graph = Graph()
-    for name in inputs:
-        graph.add(name, "input")
-    for name, op, args in steps:
+    for name, op, args in reversed(nodes) if reverse else nodes:
         graph.add(name, op, args)
     return graph
 

@@ -1,60 +1,149 @@
-"""Lab 01 checks, autograd Functions: values, gradients and Jacobians against torch's ops."""
+"""Lab 01 checks, autograd Functions: values, gradients and Jacobians against torch's ops (float64).
+
+Beyond one call on one tensor, every seed also meets the corners: ReLU exactly at 0,
+sigmoid at ±800 (where exp overflows), an empty tensor, a 0-d scalar, a Function applied
+twice in a row, two interleaved calls (state kept on the class instead of on `ctx` mixes
+them up), an upstream gradient shared with another branch (`f(x) + x`: modifying
+grad_output in place corrupts the other branch), and inputs that must come back unchanged.
+"""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from aisys.grading.compare import close
+from aisys.grading.shapes import array, dict_of, expect, require
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 
+TOL = {"rtol": 1e-7, "atol": 1e-9}
+NAMES = {"y": "the output y", "grad": "x.grad after backward", "jacobian": "the Jacobian through your backward",
+         "y_a": "the output of the first call", "y_b": "the output of the second call",
+         "grad_a": "the first input's gradient", "grad_b": "the second input's gradient"}
+SIDE_EFFECTS = {"x_after": "forward changed its input x in place; return a new tensor (clamp, not clamp_)",
+                "g_after": "backward changed grad_output in place; return a new tensor (grad_output * mask)"}
+
+
+def _probed(cls: Any, name: str) -> Any:
+    """`cls` with its backward's return value checked, so a forgotten return reads
+    "MyReLU.backward returned None; ..." rather than torch's engine error."""
+    import torch
+
+    def is_gradient(value: Any) -> bool:
+        if isinstance(value, tuple) and len(value) == 1:
+            value = value[0]
+        return isinstance(value, torch.Tensor)
+
+    class Probe(cls):
+        @staticmethod
+        def backward(ctx, *grads):
+            return require(cls.backward(ctx, *grads), is_gradient, f"{name}.backward",
+                           "a tensor shaped like grad_output")
+    return Probe
 
 
 class _FunctionCheck(ExerciseCheck):
-    """Forward values, gradients for a random upstream gradient, and the full Jacobian
-    through the student's backward — compared with torch's own op in float64."""
-
     torch_op = ""
 
     def cases(self, rng):
-        cases = []
-        for i, shape in enumerate(([5], [3, 4], [2, 3, 2])):
-            cases.append(Case(f"random-{i}", {"x": rng.normal(size=shape).round(3).tolist(),
-                                              "g": rng.normal(size=shape).tolist()}))
-        cases.append(Case("composed", {"x": rng.normal(size=[6]).tolist(), "g": [1.0] * 6, "twice": True}))
+        def draw(shape):
+            return rng.normal(size=shape).round(3).tolist()
+
+        cases = [Case(f"random-{i}", {"kind": "single", "x": draw(shape), "g": draw(shape)})
+                 for i, shape in enumerate(([5], [3, 4], [2, 3, 2]))]
+        def both_signs(n):   # every seed holds positive and negative entries, never 0
+            return (np.abs(rng.normal(size=n)) + 0.1) * np.resize([1, -1], n)
+
+        a = both_signs(6)
+        cases += [Case("applied-twice", {"kind": "single", "x": draw([6]), "g": draw([6]), "twice": True}),
+                  # b = -2a - 1: ReLU masks and sigmoid slopes differ from a's everywhere it matters
+                  Case("two-interleaved-calls", {"kind": "pair", "x": a.round(3).tolist(),
+                                                 "b": (-2 * a - 1).round(3).tolist(), "g": draw([6]),
+                                                 "gb": draw([6])}, 2),
+                  Case("grad-shared-with-a-branch", {"kind": "shared", "x": both_signs(5).round(3).tolist(),
+                                                     "g": draw([5])}, 2),
+                  Case("empty", {"kind": "single", "x": [], "g": []}),
+                  Case("scalar", {"kind": "single", "x": float(np.round(rng.normal(), 3)), "g": 1.5})]
         if self.exercise == "MyReLU":
-            cases.append(Case("at-zero", {"x": [-1.0, 0.0, 0.0, 2.0], "g": [1.0, 1.0, 1.0, 1.0]}))
+            cases.append(Case("at-zero", {"kind": "single", "x": [-1.0, 0.0, 0.0, 2.0], "g": [1.0, 2.0, 3.0, 4.0]}))
+        else:
+            cases.append(Case("extremes", {"kind": "single", "x": [-800.0, -40.0, -1e-3, 0.0, 40.0, 800.0],
+                                           "g": [1.0] * 6}))
         return cases
 
-    def _forward(self, fn, x, twice):
-        return fn(fn(x)) if twice else fn(x)
+    def _outputs(self, case, fn, tensor) -> dict:
+        """What a case computes with the function `fn` (yours or torch's) — the same code for both."""
+        import torch
+
+        i = case.inputs
+        x, g = tensor(i["x"], True), tensor(i["g"], False)
+        if i["kind"] == "pair":
+            b, gb = tensor(i["b"], True), tensor(i["gb"], False)
+            ya, yb = fn(x), fn(b)
+            ((ya * g).sum() + (yb * gb).sum()).backward()
+            return {"y_a": ya.detach(), "y_b": yb.detach(), "grad_a": x.grad, "grad_b": b.grad}
+        if i["kind"] == "shared":
+            y = fn(x)
+            (y + x).backward(g)
+            return {"y": y.detach(), "grad": x.grad}
+        twice = i.get("twice")
+        y = fn(fn(x)) if twice else fn(x)
+        y.backward(g)
+        out = {"y": y.detach(), "grad": x.grad}
+        if x.numel():
+            flat = x.detach().reshape(-1).clone()
+            out["jacobian"] = torch.autograd.functional.jacobian(lambda v: fn(fn(v)) if twice else fn(v), flat)
+        return out
 
     def run(self, case, student):
         import torch
 
-        cls = student.get(self.exercise)
-        x = torch.tensor(case.inputs["x"], dtype=torch.float64, requires_grad=True)
-        y = self._forward(cls.apply, x, case.inputs.get("twice"))
-        y.backward(torch.tensor(case.inputs["g"], dtype=torch.float64))
-        flat = x.detach().reshape(-1).clone()
-        jac = torch.autograd.functional.jacobian(lambda v: self._forward(cls.apply, v, case.inputs.get("twice")), flat)
-        return {"y": y.detach(), "grad": x.grad, "jacobian": jac}
+        probe = _probed(student.get(self.exercise), self.exercise)
+
+        def apply(x):
+            y = probe.apply(x)
+            return require(y, lambda v: isinstance(v, torch.Tensor) and v.shape == x.shape,
+                           f"{self.exercise}.apply", "a tensor shaped like its input")
+
+        made: dict[str, Any] = {}
+
+        def tensor(values, requires_grad):
+            t = torch.tensor(values, dtype=torch.float64, requires_grad=requires_grad)
+            made.setdefault("x" if requires_grad else "g", (t, t.detach().clone()))
+            return t
+
+        out = self._outputs(case, apply, tensor)
+        for key, label in (("grad", "x.grad"), ("grad_a", "the first input's .grad"),
+                           ("grad_b", "the second input's .grad")):
+            if key in out:
+                require(out[key], torch.Tensor, f"{self.exercise}.backward ({label} after backward)",
+                        "a tensor shaped like grad_output")
+        if case.inputs["kind"] == "single":
+            out["x_after"], out["g_after"] = made["x"][0].detach(), made["g"][0]
+        return out
 
     def judge(self, case, output):
         import torch
 
         op = getattr(torch, self.torch_op)
-        x = torch.tensor(case.inputs["x"], dtype=torch.float64, requires_grad=True)
-        y = self._forward(op, x, case.inputs.get("twice"))
-        y.backward(torch.tensor(case.inputs["g"], dtype=torch.float64))
-        jac = torch.autograd.functional.jacobian(
-            lambda v: self._forward(op, v, case.inputs.get("twice")), x.detach().reshape(-1))
-        return _all_close(output, {"y": y.detach(), "grad": x.grad, "jacobian": jac}, rtol=1e-7, atol=1e-9)
+        want = self._outputs(case, op, lambda v, r: torch.tensor(v, dtype=torch.float64, requires_grad=r))
+        if case.inputs["kind"] == "single":
+            want["x_after"] = torch.tensor(case.inputs["x"], dtype=torch.float64)
+            want["g_after"] = torch.tensor(case.inputs["g"], dtype=torch.float64)
+        want = {k: np.asarray(v.detach().numpy()) for k, v in want.items()}
+        verdict = expect(output, dict_of({k: array(v.shape) for k, v in want.items()}), f"{self.exercise}'s results")
+        if not verdict.passed:
+            return verdict
+        return _compare(output, want)
 
 
-def _all_close(output: dict, expected: dict, **tol) -> Verdict:
-    if not isinstance(output, dict):
-        return fail("expected a dict of results")
-    for key, want in expected.items():
-        verdict = close(output.get(key), np.asarray(want), what=key, **tol)
+def _compare(output: dict, want: dict) -> Verdict:
+    for key, expected in want.items():
+        if key in SIDE_EFFECTS:
+            if not np.array_equal(np.asarray(output[key], dtype=float), expected, equal_nan=True):
+                return fail(SIDE_EFFECTS[key])
+            continue
+        verdict = close(output[key], expected, what=NAMES[key], **TOL)
         if not verdict.passed:
             return verdict
     return PASS
@@ -63,10 +152,12 @@ def _all_close(output: dict, expected: dict, **tol) -> Verdict:
 class MyReLUCheck(_FunctionCheck):
     exercise = "MyReLU"
     torch_op = "relu"
-    hint = "backward multiplies grad_output by the mask x > 0 (strictly: the gradient at 0 is 0)"
+    hint = ("backward returns grad_output times the mask x > 0 (strictly: the gradient at 0 is 0); keep the mask "
+            "on ctx, never on the class, and build a new tensor rather than editing grad_output")
 
 
 class MySigmoidCheck(_FunctionCheck):
     exercise = "MySigmoid"
     torch_op = "sigmoid"
-    hint = "the derivative is s * (1 - s) with s the forward *output*; save it with ctx.save_for_backward"
+    hint = ("the derivative is s * (1 - s) with s the forward *output* (saved on ctx); exp(-x) alone overflows "
+            "at x = -800, s never does")

@@ -28,6 +28,8 @@ class Graph:
             self.nodes[node.name] = node
 
     def add(self, name: str, op: str, inputs: Iterable[str] = (), **attrs) -> Node:
+        """Append a node and return it. Names are unique (a repeat raises ValueError); inputs
+        may name nodes added later, and a value used twice is listed twice."""
         if name in self.nodes:
             raise ValueError(f"duplicate node name {name!r}")
         node = Node(name, op, list(inputs), dict(attrs))

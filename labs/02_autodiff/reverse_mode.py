@@ -29,7 +29,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 
 
 @dataclass
@@ -51,8 +51,13 @@ class Tape:
       `v{k}` where k is the entry's position counting from 1 (v1, v2, ...), and sets
       `output.index` to its position counting from 0 (what `grad` starts from).
     - `log()` lists the entries in the article's style, one string each:
-      `"v2 = v-1 * v0"` for + − * / ** (symbols + - * / **), `"v3 = sin(v0)"` for the
-      functions (and any other op), `"v6 = -v5"` for negation; inputs by their `.name`.
+      `"v2 = v-1 * v0"` for + − * / ** @ (symbols + - * / ** @), `"v6 = -v5"` for negation,
+      `"v3 = sin(v0)"` for the functions and any other op (`sum(v4)`, `transpose(v2)`);
+      inputs by their `.name` (a lifted constant's name is its repr: `v7 = v6 * 2.0`).
+
+    `with Tape() as tape:` must give the tape itself (`__enter__` returns self); `__exit__`
+    returns nothing. The stack of active tapes is the one piece of state that belongs on the
+    class: every Variable made inside the block records there, whatever code makes it.
 
     Hint: keep the stack of active tapes in the class attribute `_stack`; `current()` is
     its last item, else `_default`.
@@ -91,17 +96,26 @@ class Variable:
     `Variable(value, name=None)` is a leaf on `Tape.current()`; `.value`, `.name`, `.tape`;
     `.index` is its entry's position on the tape (None for a leaf); `.constant` is True for
     plain numbers lifted into Variables (they get no gradient). Supports + − × / **
-    (a Variable or a plain number on either side), unary minus, and `.sin() .cos() .exp()
-    .log() .tanh()`. Each op computes the value with numpy and records, through
-    `_result`, a backward rule written **with Variable operations** (so it can be
-    differentiated again).
+    (a Variable or a plain number on either side), unary minus, `.sin() .cos() .exp()
+    .log() .tanh()`, the matrix product `a @ b` (2-d arrays) and `.sum()` (of every
+    element, a scalar). Each op computes the value with numpy — into a *new* value, never
+    editing an operand's `.value` — and records, through `_result`, a backward rule written
+    **with Variable operations** (so it can be differentiated again).
+
+    A backward rule is a vector-Jacobian product: it maps g = ∂L/∂out to ∂L/∂input without
+    ever building the Jacobian. For `a @ b` with a (n×k) and b (k×m) the Jacobian with
+    respect to a has nm × nk entries; the VJP is one matrix product, g @ bᵀ (n×m times m×k).
+    The checks measure the memory your matmul rule allocates: it must stay the size of the
+    operands, not of J.
 
     Hint: the rules, with g the output's gradient and out the output:
     add (g, g) · sub (g, −g) · mul (g·b, g·a) · div (g/b, −g·a/(b·b)) · neg −g ·
     pow (g·b·a**(b−1), g·out·log a — only when b is not constant) · sin g·cos a ·
-    cos −g·sin a · exp g·out · log g/a · tanh g·(1 − out·out). Binary rules pass each
-    gradient through `_unbroadcast(grad, input)`. Reflected ops (`2.0 - x`, `1.5 ** x`) lift
-    the number and reuse the forward op, so the tape shows one entry `v1 = 2.0 - x`.
+    cos −g·sin a · exp g·out · log g/a · tanh g·(1 − out·out) ·
+    matmul (g @ b.T, a.T @ g) · sum g.broadcast_to(a's shape). Binary elementwise rules pass
+    each gradient through `_unbroadcast(grad, input)`. Reflected ops (`2.0 - x`, `1.5 ** x`)
+    lift the number and reuse the forward op, so the tape shows one entry `v1 = 2.0 - x`.
+    `x * x` hands the same Variable in twice: each side gets its own gradient.
     """
 
     __array_ufunc__ = None   # numpy must hand `array * Variable` over to Variable.__rmul__
@@ -182,7 +196,26 @@ class Variable:
     def tanh(self) -> "Variable":
         raise NotImplementedError("not implemented yet: read the docstring and its hint")
 
+    # -------------------------------------------------- matrices
+    def __matmul__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def __rmatmul__(self, other: Any) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
+    def sum(self) -> "Variable":
+        raise NotImplementedError("not implemented yet: read the docstring and its hint")
+
     # -------------------------------------------------- shape bookkeeping (given)
+    def transpose(self) -> "Variable":
+        """The matrix transpose, recorded (so a rule that uses it can be differentiated again)."""
+        return self._result("transpose", (self,), np.swapaxes(np.asarray(self.value), -1, -2).copy(),
+                            lambda g, out: (g.transpose(),))
+
+    @property
+    def T(self) -> "Variable":
+        return self.transpose()
+
     def sum_to(self, shape: tuple) -> "Variable":
         """Sum a broadcast value back down to `shape` (numpy's broadcasting, undone)."""
         value = np.asarray(self.value)
@@ -211,10 +244,16 @@ def grad(output: Variable, inputs: Sequence[Variable]) -> list[Variable]:
 
     The sweep starts from an adjoint of ones shaped like `output` (for a non-scalar output
     that is the gradient of its sum, as `torch.autograd.grad(output.sum(), inputs)`), walks
-    the tape entries from `output`'s own entry back to the first, calls each entry's
-    `backward(g, entry.output)` when its output has an adjoint, and **adds** what comes back
-    into the adjoints of the entry's inputs (skip None and constant inputs). Returns one
-    Variable per input, shaped like it: zeros for an input `output` does not depend on.
+    the entries of `output`'s own tape (`output.tape`, not whichever tape is current) from
+    `output`'s entry back to the first, calls each entry's `backward(g, entry.output)` when
+    its output has an adjoint, and **adds** what comes back into the adjoints of the entry's
+    inputs (skip None and constant inputs). Returns one Variable per input, shaped like it:
+    zeros for an input `output` does not depend on.
+
+    `inputs` may hold any Variables — leaves, intermediates, `output` itself (∂y/∂y = 1),
+    the same one twice — and `output` may be a leaf (its `.index` is None: nothing to
+    sweep). Names play no part: leaves made without a name all share one, so key adjoints
+    by identity, never by `.name`. Leave the values you are given as they are.
 
     The returned gradients are Variables built by recorded operations, so calling `grad`
     on them differentiates again; calling `grad` twice on the same output gives the same

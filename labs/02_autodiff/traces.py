@@ -45,6 +45,7 @@ def adjoint_trace(x1: float, x2: float) -> dict[str, float]:
 
     Hint: go from v5 down to v-1. v̄3 = −v̄5; v̄2 = v̄4 (= v̄5); v̄0 gets v̄2·v-1 from the
     product *and* v̄3·cos(v0) from the sine — add them. Reuse the forward values from
-    `evaluation_trace`.
+    `evaluation_trace` *at this call's point* (call it here; nothing may carry over from an
+    earlier call at another point). Zeros are ordinary values: at (1, 0), v0 … v3 are all 0.
     """
     raise NotImplementedError("not implemented yet: read the docstring and its hint")

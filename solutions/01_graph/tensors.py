@@ -21,7 +21,8 @@ def row_major_strides(shape: Sequence[int]) -> tuple[int, ...]:
     dimensions after it: stride[i] = shape[i+1] * shape[i+2] * ... A scalar (shape ()) has
     strides (). A dimension of size 0 counts as size 1 in that product (an empty tensor
     holds no elements, so any stride would do; this is the choice torch makes). torch is the
-    judge: `torch.empty(shape).stride()`.
+    judge: `torch.empty(shape).stride()`. `shape` may be a tuple or a list: leave it as it
+    is (no in-place `.reverse()`), and keep nothing between calls.
 
     Hint: walk the shape from the right, keeping a running product.
     """
@@ -40,9 +41,14 @@ def flat_offset(shape: Sequence[int], index: Sequence[int],
     """Where element `t[index]` lives in the flat storage.
 
     position = offset + sum(index[i] * strides[i]). With `strides=None` the tensor is
-    contiguous (use your `row_major_strides`). With a view's strides and storage offset
-    the same formula finds elements of a transpose, a slice or an expand — no copy needed.
-    Raise IndexError when an index is out of range for its dimension.
+    contiguous (use your `row_major_strides`; `offset` still counts). With a view's strides
+    and storage offset the same formula finds elements of a transpose, a slice or an
+    expand — no copy needed. A scalar (shape (), index ()) sits at `offset`.
+
+    Raise IndexError when the index has the wrong number of entries or an entry is out of
+    range for its dimension: 0 <= index[i] < shape[i] — no Python-style wrap-around, so -1
+    is out of range here (and every index is, for a dimension of size 0). Leave the
+    sequences you are given as they are.
 
     Hint: check 0 <= index[i] < shape[i] first; then it is one dot product.
     """
@@ -65,7 +71,10 @@ def tensor_info(t) -> dict:
       dtype (str, e.g. "float32" — no "torch." prefix), element_size (bytes per element),
       numel (int), nbytes (numel * element_size), device (str, e.g. "cpu"),
       is_contiguous (bool — decide it yourself by comparing the strides with
-      `row_major_strides(shape)`, ignoring dimensions of size 1).
+      `row_major_strides(shape)`, ignoring dimensions of size 1; a tensor with no
+      elements counts as contiguous, as in torch).
+
+    Only read the tensor: it must come back unchanged.
 
     Hint: `t.shape`, `t.stride()`, `t.storage_offset()`, `t.dtype`, `t.element_size()`.
     """

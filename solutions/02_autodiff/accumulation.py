@@ -22,7 +22,10 @@ def accumulation_demo(x: float = 3.0) -> dict[str, float]:
 
     Return {"loss": ..., "grad_first": x.grad after one backward,
     "grad_second": after a second backward of the same loss,
-    "grad_after_zero": after zeroing x.grad and a third backward} as floats.
+    "grad_after_zero": after zeroing x.grad and a third backward} as floats. `x` may be an
+    int or a float, and 0 is a value like any other. The checks count the backward passes
+    torch's autograd engine runs: three, however you call them (`loss.backward()`,
+    `torch.autograd.backward(loss)`).
 
     Hint: `x = torch.tensor(x, dtype=torch.float64, requires_grad=True)`; the first two
     backward calls need `retain_graph=True`; read values with `.item()`.

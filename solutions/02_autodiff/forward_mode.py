@@ -28,8 +28,10 @@ import numpy as np
 class Dual:
     """A value and its tangent: `Dual(value, tangent)`; `.value`, `.tangent`.
 
-    Supports + − × / ** (a Dual or a plain number on either side), unary minus, and the
-    methods `.sin() .cos() .exp() .log() .tanh()`; each returns a new Dual.
+    Supports + − × / ** (a Dual or a plain number on either side, or the same Dual on both:
+    `a * a`), unary minus, and the methods `.sin() .cos() .exp() .log() .tanh()`; each
+    returns a *new* Dual and leaves its operands' values and tangents untouched (with numpy
+    arrays, `self.tangent *= ...` would edit the caller's array).
 
     Hint: turn a plain number c into Dual(c, 0) first (`_lift`), then each method is one
     line: the value rule and the derivative rule side by side. For a ** b use
@@ -146,10 +148,12 @@ class Dual:
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Evaluate f at `primals` and its Jacobian-vector product with `tangents`, in one pass.
 
-    f takes one argument per primal and returns one value or a tuple/list of values. The
-    result is `(outputs, output_tangents)` shaped like f's result (a float/array, or a
-    list of them) — like `torch.func.jvp(f, primals, tangents)`. An output that does not
-    depend on the inputs (a plain number) has tangent 0.
+    f takes one argument per primal and returns one value, or a tuple or a list of values.
+    The result is `(outputs, output_tangents)` shaped like f's result — like
+    `torch.func.jvp(f, primals, tangents)`: a bare value gives two bare values (floats or
+    arrays); a tuple or a list of m values — even m = 1 — gives two lists of m. An output
+    that does not depend on the inputs (a plain number) has tangent 0. `primals` and
+    `tangents` may be lists or tuples; leave them as they are, and run f exactly once.
 
     Hint: call f on `Dual(p, t)` for each pair, then unpack `.value` and `.tangent` from
     what comes back (lift plain numbers with `Dual._lift`).

@@ -10,9 +10,10 @@ So a "wide" function (many inputs, one output — every loss) wants reverse mode
 "tall" one (one input, many outputs) wants forward mode. This is why training uses
 backpropagation: n is the number of parameters, m is 1.
 
-Both functions take `f(*xs)` returning a list of m values and `x`, a list of n floats,
-and return J as an m × n numpy array. They must use *your* `jvp` and `grad`, one call
-per column or row (the checks count the calls).
+Both functions take `f(*xs)` returning a list of m values and `x`, a list of n floats
+(leave it as it is), and return J as an m × n numpy array. They must use *your* `jvp` and
+`grad`, one call per column or row: the checks count how many times their code runs,
+however you call them.
 
 Source: 计算图与自动微分 (ZOMI, AISystem 05Framework/02AutoDiff).
 """

@@ -8,11 +8,13 @@ from rich.columns import Columns
 from rich.console import Console
 from rich.table import Table
 
-from aisys.autodiff.counting import counting_calls
-from aisys.autodiff.programs import F_STEPS, NONLEAF_REUSE_STEPS, evaluate, random_program
+from aisys.autodiff.counting import counting_code_runs
+from aisys.autodiff.modes.demo_graphs import static_graph, visiting_order
+from aisys.autodiff.programs import F_STEPS, MATMUL_SHAPES, MATMUL_STEPS, NONLEAF_REUSE_STEPS, evaluate, random_program
 from aisys.autodiff.truth import torch_grad, torch_jacobian
 from aisys.labrun import DemoOptions
 from aisys.ui.attempt import attempt
+from aisys.ui.safe import escape
 from aisys.workspace import Student
 
 X = (2.0, 5.0)
@@ -30,6 +32,8 @@ def run(student: Student, console: Console, options: DemoOptions) -> None:
     reverse(student, console)
     jacobian_cost(student, console)
     accumulation(student, console)
+    static_graph(student, console)
+    visiting_order(console)
 
 
 def traces(student: Student, console: Console) -> None:
@@ -90,15 +94,22 @@ def reverse(student: Student, console: Console) -> None:
         return
     tape, lines, (x1, x2, y) = logged
     console.print("the tape after f(2, 5), in the article's style:")
-    console.print(Columns([f"[cyan]{line}[/]" for line in lines], padding=(0, 4)))
+    console.print(Columns([f"[cyan]{escape(line)}[/]" for line in lines], padding=(0, 4)))
     grads = attempt(console, student, "grad", lambda grad: grad(y, [x1, x2]))
     if grads is None:
         return
-    console.print(f"grad() replayed {len(lines)} entries backwards and recorded {len(tape.entries) - len(lines)} "
-                  "new ones (the backward pass is on the tape too, so it can be differentiated again)")
+    backward = list(tape.log())[len(lines):]
+    console.print(f"grad() replayed {len(lines)} entries backwards and recorded {len(backward)} new ones on the same "
+                  "tape — the backward pass is a program too, so it can be differentiated again:")
+    console.print(Columns([escape(line) for line in backward], padding=(0, 4)))
+    console.print(f"∂f/∂x1 = {_num(grads[0].value)} is {escape(grads[0].name)}, ∂f/∂x2 = {_num(grads[1].value)} is "
+                  f"{escape(grads[1].name)} (the article prints dx 5.5, dy 1.7163378145367738)")
     table = attempt(console, student, "grad", lambda grad: _grad_table(mod, grad))
     if table is not None:
         console.print(table)
+    matrix = attempt(console, student, "grad", lambda grad: _matrix_panel(mod, grad))
+    if matrix is not None:
+        console.print(matrix)
 
 
 def _grad_table(mod, grad) -> Table:
@@ -122,6 +133,26 @@ def _grad_table(mod, grad) -> Table:
     return table
 
 
+def _matrix_panel(mod, grad) -> Table:
+    """A matrix meets reverse mode: y = sum(tanh(X @ W)²), X (3×4), W (4×2). The VJPs are
+    matrices shaped like X and W; the Jacobians they stand for are never built."""
+    rng = np.random.default_rng(5)
+    values = [rng.uniform(-1, 1, size=s).round(2) for s in MATMUL_SHAPES]
+    xs = [mod.Variable(v, name=n) for v, n in zip(values, ("X", "W"))]
+    y = evaluate(MATMUL_STEPS, dict(zip(("x1", "x2"), xs)))["t3"]
+    grads = grad(y, xs)
+    truth = torch_grad(MATMUL_STEPS, "t3", [v.tolist() for v in values])
+    table = Table("gradient", "shape", "= torch?", "its VJP stores", "J would store",
+                  title="y = sum(tanh(X @ W)²): the matmul rule is g @ Wᵀ and Xᵀ @ g, never J")
+    n, k, m = MATMUL_SHAPES[0][0], MATMUL_SHAPES[0][1], MATMUL_SHAPES[1][1]
+    for name, g, t, j in (("∂y/∂X", grads[0], truth[0], (n * m, n * k)), ("∂y/∂W", grads[1], truth[1], (n * m, k * m))):
+        ok = np.shape(g.value) == t.shape and np.allclose(g.value, t, rtol=1e-7, atol=1e-9)
+        table.add_row(name, str(np.shape(g.value)), "✓ yes" if ok else "✗ no", f"{t.size} numbers",
+                      f"{j[0]}×{j[1]} = {j[0] * j[1]} numbers")
+    table.caption = "a 4096² layer: the VJP holds 1.7e7 numbers, J would hold 2.8e14"
+    return table
+
+
 def jacobian_cost(student: Student, console: Console) -> None:
     console.rule("4 · whole Jacobians: forward mode costs n passes, reverse mode m sweeps")
     rng = np.random.default_rng(7)
@@ -140,7 +171,7 @@ def jacobian_cost(student: Student, console: Console) -> None:
         for name, file, counted in (("jacobian_forward", "forward_mode.py", "jvp"),
                                     ("jacobian_reverse", "reverse_mode.py", "grad")):
             def measure(fn, file=file, counted=counted):
-                with counting_calls(student.module(file), counted, student.module("jacobians.py")) as calls:
+                with counting_code_runs(getattr(student.module(file), counted, None)) as calls:
                     start = time.perf_counter()
                     jac = np.asarray(fn(f, x), dtype=float)
                     return jac, calls["calls"], time.perf_counter() - start
