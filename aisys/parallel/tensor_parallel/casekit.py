@@ -96,6 +96,37 @@ def comm_summary(recs: list[dict]) -> dict[str, dict[str, int]]:
     return out
 
 
+@contextlib.contextmanager
+def saving() -> Iterator[list]:
+    """`with saving() as saved:` — the tensors autograd keeps for backward inside the block
+    (each once), measured with saved-tensor hooks: the activation memory of a forward pass."""
+    from torch.autograd.graph import saved_tensors_hooks
+
+    saved: list = []
+    seen: set = set()
+
+    def pack(t):
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.dtype)
+        if key not in seen:
+            seen.add(key)
+            saved.append(t)
+        return t
+
+    with saved_tensors_hooks(pack, lambda t: t):
+        yield saved
+
+
+def activation_bytes(saved: list, params=(), *, numel: int | None = None, lead: tuple | None = None) -> int:
+    """Bytes of the saved tensors that are activations (no storage shared with `params`),
+    optionally only those of `numel` elements (whatever their view's shape: a linear layer
+    saves its 3-d input as a 2-d view) or whose shape starts with `lead`."""
+    weights = {p.untyped_storage().data_ptr() for p in params if p is not None}
+    return sum(t.numel() * t.element_size() for t in saved
+               if t.untyped_storage().data_ptr() not in weights
+               and (numel is None or t.numel() == numel)
+               and (lead is None or tuple(t.shape[:len(lead)]) == tuple(lead)))
+
+
 def grad_or_none(t) -> Any:
     return None if t is None or t.grad is None else t.grad
 

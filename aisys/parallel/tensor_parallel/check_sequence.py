@@ -7,8 +7,8 @@ Structure, from the CommLog: per call one all-gather of the rank's chunk and one
 reduce-scatter of the full activation in each direction (the same bytes on the wire as plain
 TP's two all-reduces), no all-reduce of activations, and in backward all-reduces of exactly
 the replicated parameters' gradients. Memory, measured with saved-tensor hooks: at most one
-full-sequence (batch, seq, hidden) activation is kept for backward — fc1's gathered input;
-LayerNorm and dropout keep the rank's chunk only.
+activation of batch·seq·hidden elements (the whole sequence at full width) is kept for
+backward — fc1's gathered input; LayerNorm and dropout keep the rank's chunk only.
 
 Dropout (p = 0.5, two calls, the same global random state on every rank): the parent infers
 each rank's mask from its output (every element is x or x + MLP(x)/(1 − p)), then wants
@@ -49,17 +49,11 @@ class SequenceParallelMLPCheck(ExerciseCheck):
 
     # -------------------------------------------------------------- both sides
     def dense(self, spec):
-        import torch
-
-        from aisys.parallel.tensor_parallel.dense import seeded, seeded_linear
+        from aisys.parallel.tensor_parallel.dense import seeded_layer_norm, seeded_linear
 
         h = spec["hidden"]
-        norm = torch.nn.LayerNorm(h, elementwise_affine=spec["affine"], dtype=torch.float64)
-        if spec["affine"]:
-            with torch.no_grad():
-                norm.weight.copy_(1 + seeded(spec["seed"] + 1, h, scale=0.3))
-                norm.bias.copy_(seeded(spec["seed"] + 2, h, scale=0.3))
-        return [norm, seeded_linear(spec["seed"] + 3, h, spec["ffn"]),
+        return [seeded_layer_norm(spec["seed"] + 1, h, affine=spec["affine"]),
+                seeded_linear(spec["seed"] + 3, h, spec["ffn"]),
                 seeded_linear(spec["seed"] + 4, spec["ffn"], h, bias=spec["bias"])]
 
     def full(self, spec, key: int):
@@ -92,8 +86,9 @@ class SequenceParallelMLPCheck(ExerciseCheck):
         ys, saved = [], []
         with kit.comm_phase() as fwd:
             for c in range(self.calls(spec)):
-                with _saving(saved if c == 0 else []):
+                with kit.saving() as kept:
                     ys.append(kit.tensor_from(layer(x), f"{self.exercise}.forward"))
+                saved = saved or kept
         ups = [kit.on_device(self.full(spec, 6 + c)[:, chunk]) for c in range(len(ys))]
         with kit.comm_phase() as bwd:
             torch.autograd.backward(ys, ups)
@@ -103,8 +98,8 @@ class SequenceParallelMLPCheck(ExerciseCheck):
         out.update({name: kit.grad_or_none(p) for name, p in params.items()})
         out["views"] = kit.shard_views({k: v for k, v in params.items() if not k.startswith("norm")})
         out["dense_changed"] = kit.changed(dense, self.dense(spec))
-        full = (spec["batch"], spec["seq"], spec["hidden"])
-        out["saved_full"] = sum(t.numel() * t.element_size() for t in saved if tuple(t.shape) == full)
+        out["saved_full"] = kit.activation_bytes(saved, list(layer.parameters()),
+                                                 numel=spec["batch"] * spec["seq"] * spec["hidden"])
         out["comm"] = {"forward": kit.comm_summary(fwd), "backward": kit.comm_summary(bwd)}
         if spec["p"] > 0:
             with torch.no_grad():
@@ -251,34 +246,10 @@ class SequenceParallelMLPCheck(ExerciseCheck):
         full = spec["batch"] * spec["seq"] * spec["hidden"] * 8
         for r, got in enumerate(output):
             if got["saved_full"] > full:
-                return fail(f"rank {r} kept {got['saved_full'] // full} full-sequence (batch, seq, hidden) activations "
-                            "for backward; sequence parallelism keeps one (fc1's gathered input): run LayerNorm and "
-                            "dropout on this rank's chunk of the sequence")
+                return fail(f"rank {r} kept {got['saved_full']} B of whole-sequence (batch, seq, hidden) activations "
+                            f"for backward, more than the {full} B of one (fc1's gathered input, all sequence "
+                            "parallelism needs): run LayerNorm and dropout on this rank's chunk of the sequence")
         return PASS
-
-
-class _saving:
-    """Record the tensors autograd saves for backward inside the block (into `into`)."""
-
-    def __init__(self, into: list):
-        from torch.autograd.graph import saved_tensors_hooks
-
-        seen: set = set()
-
-        def pack(t):
-            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.dtype)
-            if key not in seen:
-                seen.add(key)
-                into.append(t)
-            return t
-
-        self.hooks = saved_tensors_hooks(pack, lambda t: t)
-
-    def __enter__(self):
-        return self.hooks.__enter__()
-
-    def __exit__(self, *exc):
-        return self.hooks.__exit__(*exc)
 
 
 CHECKS = [SequenceParallelMLPCheck()]
