@@ -445,7 +445,6 @@ COLUMN_EMBEDDING_WANTS_EVEN_VOCAB = ("vocab.py", "        dim = dense.embedding_
                                      "            raise ValueError(f'{dense.num_embeddings} ids on {world} ranks')\n")
 EXP_SUM_WITH_MAX = ("vocab.py", 'comm.all_reduce(exp_sum, op="sum", group=group)',
                     'comm.all_reduce(exp_sum, op="max", group=group)')
-VOLUME_FORWARD_ONLY = ("comm_volume.py", "all_reduces = 4 * layers", "all_reduces = 2 * layers")
 
 COPY_SUMS_GRAD_IN_PLACE = ("operators.py", "grad = grad_output.contiguous().clone()", "grad = grad_output")
 SCATTER_GROUP_ON_CLASS = ("operators.py", '        ctx.group = group\n        return _chunk_of(x, -1, group, "scatter_to_tp")',
@@ -493,9 +492,9 @@ SP_GENERATOR_PER_CALL = ("sequence.py", "torch.rand(h.shape, generator=self.gene
 # then layers, then blocks.
 WORKSPACES = {
     "mappings": ((COPY_REDUCES_FORWARD, REDUCE_IN_PLACE, GATHER_GLOBAL_RANK, SCATTER_IGNORES_GROUP, SCATTER_SP_UNEVEN,
-                  GATHER_SP_SPLITS_BACK, RS_BY_ALL_REDUCE, EXP_SUM_WITH_MAX, VOLUME_FORWARD_ONLY),
+                  GATHER_SP_SPLITS_BACK, RS_BY_ALL_REDUCE, EXP_SUM_WITH_MAX),
                  ("copy_to_tp", "reduce_from_tp", "gather_from_tp", "scatter_to_tp", "scatter_to_sp", "gather_from_sp",
-                  "reduce_scatter_to_sp", "vocab_parallel_cross_entropy", "tp_comm_volume")),
+                  "reduce_scatter_to_sp", "vocab_parallel_cross_entropy")),
     "layers": ((COLUMN_GROUP_ON_CLASS, ROW_BIAS_ON_EVERY_RANK, EMBEDDING_OFF_BY_ONE, COLUMN_EMBEDDING_WANTS_EVEN_VOCAB,
                 SP_DROPOUT_FROM_GLOBAL_RNG, CE_GATHERS_LOGITS),
                ("ColumnParallelLinear", "RowParallelLinear", "VocabParallelEmbedding", "ColumnParallelEmbedding",
@@ -645,9 +644,9 @@ def test_other_correct_styles_score_full_marks(tmp_path, background, style, seed
     tensor_split, one-hot lookups, per-head loops, gradient hooks instead of f on the replicated
     parameters, bernoulli or forked-RNG dropout, one SUM all-reduce for two values per token,
     another order of the loss's all-reduces."""
-    alt = ALT_A if style == "A" else ALT_B
-    names = EXERCISES if style == "A" else ("gather_from_sp", "reduce_scatter_to_sp", "SequenceParallelMLP",
-                                             "vocab_parallel_cross_entropy")
+    alt = ALT_A if style == "A" else ALT_B     # (tp_comm_volume's other style: judged directly, below)
+    names = EXERCISES[:-1] if style == "A" else ("gather_from_sp", "reduce_scatter_to_sp", "SequenceParallelMLP",
+                                                  "vocab_parallel_cross_entropy")
     graded = grade_in_process(swapped(tmp_path, alt), names, seed)
     wrong = {f"{name}/{cid}": msg for name, cases in graded.items() for cid, (status, msg) in cases.items()
              if status != "passed"}
@@ -669,7 +668,6 @@ def test_mapping_bugs_each_lose_points_in_their_own_exercise(planted):
     ce = g["vocab_parallel_cross_entropy"]                               # the exp-sum reduced with MAX
     assert set(lost_points(g, "vocab_parallel_cross_entropy")) == set(ce)
     assert any("MAX all-reduce" in message for _, message in ce.values())
-    assert set(lost_points(g, "tp_comm_volume")) == set(g["tp_comm_volume"])
 
 
 @pytest.mark.slow
@@ -848,12 +846,17 @@ def test_volume_check_passes_an_element_size():
     assert not verdict.passed and "element_size=2" in verdict.message
 
 
-def test_volume_law_matches_the_reference_formula():
+@pytest.mark.parametrize("style", ["reference", "other"])
+def test_volume_law_matches_the_formula_in_two_styles(style):
     from aisys.catalog import find_lab
     from aisys.parallel.tensor_parallel.check_volume import TPCommVolumeCheck, measured_law
     from aisys.workspace import load_module
 
     formula = load_module(REPO / "solutions" / FOLDER / "comm_volume.py", find_lab(SLUG)).tp_comm_volume
+    if style == "other":
+        space: dict = {}
+        exec(ALT_A["comm_volume.py"], space)
+        formula = space["tp_comm_volume"]
     for args in ((2, 3, 8, 2, 2), (8, 2048, 12288, 96, 4)):
         answer = formula(*args)
         inputs = dict(zip(("batch", "seq", "hidden", "layers", "world"), args), real=False)
