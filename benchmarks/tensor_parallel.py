@@ -168,7 +168,8 @@ def sequence_rows(result: dict, size: str) -> list[dict]:
                       "all-reduces are extra (hidden-sized)"),
         make_row("SequenceParallelMLP fwd+bwd (reference)", None, plain.median, "s", timing=sp,
                  reference_name="plain-TP sublayer (ParallelMLP)",
-                 note=f"dropout p=0.1; max |Δ| vs dense {result['sp_gap']:.1e}; plain median {plain.median * 1e3:.2f} ms"),
+                 note=f"dropout p=0.1; max |Δ| vs dense {result['sp_gap']:.1e}; "
+                      f"plain median {plain.median * 1e3:.2f} ms"),
     ]
 
 

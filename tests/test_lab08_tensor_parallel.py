@@ -422,7 +422,8 @@ REDUCE_IN_PLACE = ("operators.py", "        out = x.contiguous().clone()\n", "  
 GATHER_GLOBAL_RANK = ("operators.py", '        return _chunk_of(grad_output, -1, ctx.group, "gather_from_tp"), None',
                       "        n = grad_output.shape[-1] // tp_world_and_rank(ctx.group)[0]\n"
                       "        return grad_output[..., rank() * n:(rank() + 1) * n].contiguous(), None")
-SCATTER_IGNORES_GROUP = ("operators.py", '_chunk_of(x, -1, group, "scatter_to_tp")', '_chunk_of(x, -1, None, "scatter_to_tp")')
+SCATTER_IGNORES_GROUP = ("operators.py", '_chunk_of(x, -1, group, "scatter_to_tp")',
+                         '_chunk_of(x, -1, None, "scatter_to_tp")')
 SCATTER_SP_UNEVEN = ("operators.py", '        return _chunk_of(x, 1, group, "scatter_to_sp")',
                      "        world, me = tp_world_and_rank(group)\n        return x.chunk(world, 1)[me].contiguous()")
 GATHER_SP_SPLITS_BACK = ("operators.py", '_reduce_scatter_along(grad_output, 1, ctx.group, "gather_from_sp")',
@@ -447,19 +448,23 @@ EXP_SUM_WITH_MAX = ("vocab.py", 'comm.all_reduce(exp_sum, op="sum", group=group)
                     'comm.all_reduce(exp_sum, op="max", group=group)')
 
 COPY_SUMS_GRAD_IN_PLACE = ("operators.py", "grad = grad_output.contiguous().clone()", "grad = grad_output")
-SCATTER_GROUP_ON_CLASS = ("operators.py", '        ctx.group = group\n        return _chunk_of(x, -1, group, "scatter_to_tp")',
+SCATTER_GROUP_ON_CLASS = ("operators.py",
+                          '        ctx.group = group\n        return _chunk_of(x, -1, group, "scatter_to_tp")',
                           '        ScatterToTP.group = group\n        return _chunk_of(x, -1, group, "scatter_to_tp")')
 SCATTER_GROUP_ON_CLASS_BACK = ("operators.py", "        return _gather_along(grad_output, -1, ctx.group), None",
                                "        return _gather_along(grad_output, -1, ScatterToTP.group), None")
-ROW_IGNORES_FULL_INPUT = ("layers.py", "        if not self.input_is_parallel:\n            x = scatter_to_tp(x, self.group)\n",
+ROW_IGNORES_FULL_INPUT = ("layers.py",
+                          "        if not self.input_is_parallel:\n            x = scatter_to_tp(x, self.group)\n",
                           "")
 QKV_VIEWED_BY_PROJECTION = ("attention.py", "view(batch, seq, self.num_local_heads, 3, self.head_dim)\n"
                             "        q, k, v = qkv.permute(3, 0, 2, 1, 4)",
                             "view(batch, seq, 3, self.num_local_heads, self.head_dim)\n"
                             "        q, k, v = qkv.permute(2, 0, 3, 1, 4)")
-SP_NORM_ON_WHOLE_SEQUENCE = ("sequence.py", "        h = F.layer_norm(x, norm.normalized_shape, replicated(norm.weight), "
+SP_NORM_ON_WHOLE_SEQUENCE = ("sequence.py",
+                             "        h = F.layer_norm(x, norm.normalized_shape, replicated(norm.weight), "
                              "replicated(norm.bias), norm.eps)\n"
-                             "        h = F.gelu(F.linear(gather_from_sp(h, self.group), self.fc1.weight, self.fc1.bias))\n",
+                             "        h = F.gelu(F.linear(gather_from_sp(h, self.group), self.fc1.weight, "
+                             "self.fc1.bias))\n",
                              "        h = F.layer_norm(gather_from_sp(x, self.group), norm.normalized_shape, "
                              "replicated(norm.weight), replicated(norm.bias), norm.eps)\n"
                              "        h = F.gelu(F.linear(h, self.fc1.weight, self.fc1.bias))\n")
@@ -470,7 +475,8 @@ COLUMN_EMBEDDING_VIEW = ("vocab.py", "dense.weight.detach()[:, me * n:(me + 1) *
 CE_SHIFTS_LOGITS_IN_PLACE = ("vocab.py", "shifted = logits - logits_max.unsqueeze(-1)",
                              "shifted = logits.sub_(logits_max.unsqueeze(-1))")
 MLP_ROW_THEN_COLUMN = [
-    ("layers.py", "        self.fc1 = ColumnParallelLinear(fc1, group)\n        self.fc2 = RowParallelLinear(fc2, group)\n",
+    ("layers.py",
+     "        self.fc1 = ColumnParallelLinear(fc1, group)\n        self.fc2 = RowParallelLinear(fc2, group)\n",
      "        self.fc1 = RowParallelLinear(fc1, group)\n"
      "        self.fc2 = ColumnParallelLinear(fc2, group, gather_output=True)\n        self.group = group\n"),
     ("layers.py", "        return self.fc2(F.gelu(self.fc1(x)))\n",
@@ -484,7 +490,8 @@ CE_GATHERS_LOGITS = ("vocab.py", "    return VocabParallelCrossEntropy.apply(log
                      "    return F.cross_entropy(full.reshape(-1, full.shape[-1]), target.reshape(-1),\n"
                      "                           reduction='none').reshape(target.shape)\n")
 SP_GENERATOR_PER_CALL = ("sequence.py", "torch.rand(h.shape, generator=self.generator, device=h.device)",
-                         "torch.rand(h.shape, generator=torch.Generator(device=h.device).manual_seed(self.seed + 2718 + "
+                         "torch.rand(h.shape, generator=torch.Generator(device=h.device)"
+                         ".manual_seed(self.seed + 2718 + "
                          "tp_world_and_rank(self.group)[1]), device=h.device)")
 
 # Five workspaces, each with at most one planted bug per exercise, graded on the exercises
@@ -504,8 +511,8 @@ WORKSPACES = {
     "mappings-again": ((COPY_SUMS_GRAD_IN_PLACE, SCATTER_GROUP_ON_CLASS, SCATTER_GROUP_ON_CLASS_BACK,
                         CE_SHIFTS_LOGITS_IN_PLACE, SP_GENERATOR_PER_CALL),
                        ("copy_to_tp", "scatter_to_tp", "vocab_parallel_cross_entropy", "SequenceParallelMLP")),
-    "layers-again": ((ROW_IGNORES_FULL_INPUT, EMBEDDING_SHARD_IS_A_VIEW, COLUMN_EMBEDDING_VIEW, QKV_VIEWED_BY_PROJECTION,
-                      SP_NORM_ON_WHOLE_SEQUENCE),
+    "layers-again": ((ROW_IGNORES_FULL_INPUT, EMBEDDING_SHARD_IS_A_VIEW, COLUMN_EMBEDDING_VIEW,
+                      QKV_VIEWED_BY_PROJECTION, SP_NORM_ON_WHOLE_SEQUENCE),
                      ("RowParallelLinear", "VocabParallelEmbedding", "ColumnParallelEmbedding", "ParallelAttention",
                       "SequenceParallelMLP")),
 }
@@ -560,7 +567,8 @@ def background():
     raising = STUDENT_ROOT / "lab08-raising" / "labs"                # the stubs, and an f that raises on rank 1
     shutil.rmtree(raising, ignore_errors=True)
     shutil.copytree(STUBS / FOLDER, raising / FOLDER)
-    (raising / FOLDER / "operators.py").write_text(swap((STUBS / FOLDER / "operators.py").read_text(), RAISES_ON_RANK_1))
+    stub = (STUBS / FOLDER / "operators.py").read_text()
+    (raising / FOLDER / "operators.py").write_text(swap(stub, RAISES_ON_RANK_1))
     jobs = Background({"stubs": ("check", SLUG, "--labs-dir", "labs", "--format", "json"),
                        "solutions": ("check", SLUG, "--solutions", "--format", "json"),
                        "demo-solution": ("lab", "run", SLUG, "--solution", "--nproc", "4"),
@@ -828,7 +836,8 @@ def test_comm_summary_merges_flavours_and_names_reductions():
             {"op": "all_gather_into_tensor", "bytes": 8, "reduce_op": None},
             {"op": "reduce_scatter_tensor", "bytes": 32, "reduce_op": "sum"},
             {"op": "all_reduce", "bytes": 32, "reduce_op": "max"}]
-    assert comm_summary(recs) == {"all_gather": {"calls": 2, "bytes": 16}, "reduce_scatter(sum)": {"calls": 1, "bytes": 32},
+    assert comm_summary(recs) == {"all_gather": {"calls": 2, "bytes": 16},
+                                  "reduce_scatter(sum)": {"calls": 1, "bytes": 32},
                                   "all_reduce(max)": {"calls": 1, "bytes": 32}}
     # a reduce-scatter of n plus an all-gather of n/W send what a ring all-reduce of n does
     assert wire_bytes(recs[2:3] + recs[:1], 4) == wire_bytes([{"op": "all_reduce", "bytes": 32}], 4) == 48

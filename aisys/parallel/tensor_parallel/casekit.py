@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections import Counter
 from typing import Any, Callable, Iterator
 
 from aisys.grading.compare import close
@@ -279,8 +278,3 @@ def judge_refusal(output: list, size_name: str, size: int, world: int) -> Verdic
 def numpy(t) -> Any:
     """A torch tensor as a float64 numpy array (None stays None)."""
     return None if t is None else t.detach().double().cpu().numpy()
-
-
-def op_counts(recs: list[dict]) -> dict[str, int]:
-    """Records → {kind: count} (the demo's tables)."""
-    return dict(Counter(CANONICAL.get(str(r["op"]), str(r["op"])) for r in recs))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from aisys.grading.spec import Case
 from aisys.parallel.tensor_parallel import casekit as kit
-from aisys.parallel.tensor_parallel.check_layers import _LayerCheck, _rows, _seed, grid_case
+from aisys.parallel.tensor_parallel.layercheck import LayerCheck, block, draw_seed, grid_case
 
 
-class ParallelAttentionCheck(_LayerCheck):
+class ParallelAttentionCheck(LayerCheck):
     exercise = "ParallelAttention"
     hint = ("reorder in_proj rows per head (per_head_rows), then qkv = ColumnParallelLinear, "
             "out = RowParallelLinear(mha.out_proj); local heads only between them")
@@ -28,13 +28,13 @@ class ParallelAttentionCheck(_LayerCheck):
             cases.append(Case(f"w{world}-{'causal' if causal else 'full'}-{spec['heads']}heads"
                               + ("-batch1" if batch else ""), {"world": world, "calls": [spec]}))
         cases.append(grid_case(rng, self.spec(rng, 2, True, 2, None), self.spec(rng, 4, False, 1, None)))
-        cases.append(Case("w4-uneven-heads", {"world": 4, "calls": [{"seed": _seed(rng), "heads": 6, "head_dim": 2,
+        cases.append(Case("w4-uneven-heads", {"world": 4, "calls": [{"seed": draw_seed(rng), "heads": 6, "head_dim": 2,
                                                                      "reject": "num_heads", "bad_size": 6}]},
                           weight=0.5))
         return cases
 
     def spec(self, rng, size, causal, local, batch) -> dict:
-        return {"seed": _seed(rng), "batch": [batch or int(rng.integers(1, 3)), int(rng.integers(3, 6))],
+        return {"seed": draw_seed(rng), "batch": [batch or int(rng.integers(1, 3)), int(rng.integers(3, 6))],
                 "heads": size * local, "head_dim": int(rng.integers(2, 4)), "causal": causal}
 
     def dense(self, spec):
@@ -76,8 +76,8 @@ class ParallelAttentionCheck(_LayerCheck):
         from aisys.parallel.tensor_parallel.dense import per_head_rows
 
         embed = spec["heads"] * spec["head_dim"]
-        mine = per_head_rows(embed, spec["heads"])[_rows(3 * embed, size, me)]
-        cols = _rows(embed, size, me)
+        mine = per_head_rows(embed, spec["heads"])[block(3 * embed, size, me)]
+        cols = block(embed, size, me)
         return {"out": kit.numpy(truth["out"]), "x_grad": kit.numpy(truth["x_grad"]),
                 "qkv_w_grad": kit.numpy(truth["0.in_proj_weight"][mine]),
                 "qkv_b_grad": kit.numpy(truth["0.in_proj_bias"][mine]),

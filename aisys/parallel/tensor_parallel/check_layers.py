@@ -1,192 +1,18 @@
 """Checks of ColumnParallelLinear, RowParallelLinear and ParallelMLP against dense torch.
 
-Each rank builds its layer from the same seeded dense layer, runs forward and backward,
-and reports its output, input gradient, weight-shard gradients, the collectives it made,
-and whether it left its input and the dense layer alone. The parent recomputes the dense
-forward/backward (`F.linear`, `F.gelu`) and checks that each rank holds exactly its slice
-of the dense gradients. A case on a (2 × 2) grid builds the layer on this rank's 2-rank
-tensor-parallel group and a second layer, of other sizes, on the whole world — both in
-flight before one backward.
+Truth: `F.linear` and the dense MLP (`F.gelu`), forward and backward. Corners on every seed:
+2 and 4 ranks, 2-d and 3-d inputs, with and without bias, gathered and split outputs, full
+and split inputs to the row layer, one output row per rank, the (2 × 2) grid, and sizes that
+do not divide refused.
 """
 from __future__ import annotations
 
-from aisys.grading.shapes import Shape, array, dict_of, expect, list_of, per_rank
-from aisys.grading.spec import Case, ExerciseCheck, first_failure
+from aisys.grading.spec import Case
 from aisys.parallel.tensor_parallel import casekit as kit
-from aisys.parallel.tensor_parallel.casekit import NAMES, PHASES, REFUSAL
+from aisys.parallel.tensor_parallel.layercheck import LayerCheck, batch_shape, block, dense_linear, draw_seed, grid_case
 
 
-def _seed(rng) -> int:
-    return int(rng.integers(2**30))
-
-
-def _batch_shape(rng, dims: int) -> list[int]:
-    return [int(s) for s in rng.integers(2, 4, size=dims - 1)]
-
-
-def _rows(size: int, world: int, rank: int) -> slice:
-    n = size // world
-    return slice(rank * n, (rank + 1) * n)
-
-
-def grid_case(rng, first: dict, second: dict) -> Case:
-    """The (2 × 2) grid case: `first` on the rank's tp group, `second` on the whole world."""
-    return Case("w4-tp2-grid", {"world": 4, "calls": [{**first, "tp": 2}, second]})
-
-
-class _LayerCheck(ExerciseCheck):
-    """Shared run/judge: subclasses say how to build dense + parallel, and what each rank holds."""
-
-    comm_reason = ""
-
-    # -------------------------------------------------------------- rank side
-    def run(self, case, student):
-        import torch
-
-        world, rank = kit.world_and_rank()
-        specs = case.inputs["calls"]
-        if specs[0].get("reject"):
-            return kit.refusal(lambda: self.build(student, self.dense(specs[0]), specs[0], None))
-        built, xs, ys = [], [], []
-        for spec in specs:
-            dense = [kit.on_device(m) for m in self.dense(spec)]
-            group, me = kit.members(spec, world, rank)
-            layer = self.build(student, dense, spec, kit.group_for(spec))
-            built.append((spec, dense, layer))
-            given = self.rank_input(spec, len(group), me)
-            xs.append(kit.leaf(given) if given.is_floating_point() else kit.on_device(given.clone()))
-        with kit.comm_phase() as fwd:
-            for (spec, _, layer), x in zip(built, xs):
-                ys.append(kit.tensor_from(self.call(layer, x, spec), f"{self.exercise}.forward"))
-        ups = []
-        for spec, _, _ in built:
-            group, me = kit.members(spec, world, rank)
-            ups.append(kit.on_device(self.rank_upstream(spec, len(group), me)))
-        with kit.comm_phase() as bwd:
-            torch.autograd.backward(ys, ups)
-        calls = []
-        for (spec, dense, layer), x, y in zip(built, xs, ys):
-            params = self.parameters(layer)
-            out = {"out": y, "x_grad": kit.grad_or_none(x), "x_after": x.detach()}
-            out.update({name: kit.grad_or_none(p) for name, p in params.items()})
-            out.update(self.extras(layer))
-            out["views"] = kit.shard_views(params)
-            out["dense_changed"] = kit.changed(dense, self.dense(spec))
-            calls.append(out)
-        return {"calls": calls, "comm": {"forward": kit.comm_summary(fwd), "backward": kit.comm_summary(bwd)}}
-
-    # -------------------------------------------------------------- parent side
-    def call_shape(self, spec: dict) -> Shape:
-        fields = {"out": array(), "x_grad": kit.grad_shape(self.input_has_grad), "x_after": array(), "views": NAMES,
-                  "dense_changed": NAMES}
-        fields.update(self.param_shapes(spec))
-        fields.update(self.extra_shapes(spec))
-        return dict_of(fields)
-
-    def judge(self, case, output):
-        world, specs = case.inputs["world"], case.inputs["calls"]
-        if specs[0].get("reject"):
-            verdict = expect(output, per_rank(REFUSAL, world), self.exercise)
-            return verdict if not verdict.passed else \
-                kit.judge_refusal(output, specs[0]["reject"], specs[0]["bad_size"], world)
-        shape = dict_of({"calls": _calls_shape([self.call_shape(s) for s in specs]), "comm": PHASES})
-        verdict = expect(output, per_rank(shape, world), f"{self.exercise}'s results")
-        if not verdict.passed:
-            return verdict
-        truths = [self.truth(spec) for spec in specs]
-        for r, c, got in kit.calls_of(output, world):
-            spec, label = specs[c], kit.who(r, c, len(specs))
-            group, me = kit.members(spec, world, r)
-            verdict = kit.judge_values(got, self.expected(spec, truths[c], len(group), me), label)
-            if not verdict.passed:
-                return verdict
-            verdict = kit.judge_values(got, {"x_after": kit.numpy(self.rank_input(spec, len(group), me))}, label,
-                                       rtol=0, atol=0)
-            if not verdict.passed:
-                return kit.untouched(verdict.message)
-        forward, backward = _sum_counts(self.forward_comm(s) for s in specs), \
-            _sum_counts(self.backward_comm(s) for s in specs)
-        return first_failure(kit.judge_views(output), kit.judge_dense_kept(output),
-                             kit.judge_comm(output, "forward", forward, self.comm_reason),
-                             kit.judge_comm(output, "backward", backward, self.comm_reason))
-
-    def truth(self, spec: dict) -> dict:
-        """Dense forward + backward in the parent: output, input grad, each parameter's grad."""
-        dense = self.dense(spec)
-        x = self.full_input(spec)
-        x.requires_grad_(x.is_floating_point())
-        y = self.dense_forward(dense, x, spec)
-        y.backward(self.full_upstream(spec))
-        grads = {f"{i}.{name}": p.grad for i, m in enumerate(dense) for name, p in m.named_parameters()}
-        return {"out": y.detach(), "x_grad": x.grad, **grads}
-
-    # -------------------------------------------------------------- what subclasses change
-    input_has_grad = True
-
-    def extras(self, layer) -> dict:
-        """Attributes the brief promises beside the parameters (plain data)."""
-        return {}
-
-    def extra_shapes(self, spec) -> dict[str, Shape]:
-        return {}
-
-    def full_input(self, spec):
-        from aisys.parallel.tensor_parallel.dense import seeded
-
-        return seeded(spec["seed"] + 5, *spec["batch"], spec["in"])
-
-    def full_upstream(self, spec):
-        from aisys.parallel.tensor_parallel.dense import seeded
-
-        return seeded(spec["seed"] + 6, *spec["batch"], spec["out"])
-
-    def rank_input(self, spec, size: int, me: int):
-        return self.full_input(spec)
-
-    def rank_upstream(self, spec, size: int, me: int):
-        return self.full_upstream(spec)
-
-    def dense_forward(self, dense, x, spec):
-        return dense[0](x)
-
-    def call(self, layer, x, spec):
-        return layer(x)
-
-    def forward_comm(self, spec) -> dict[str, int]:
-        return {}
-
-    def backward_comm(self, spec) -> dict[str, int]:
-        return {"all_reduce(sum)": 1}
-
-    def param_shapes(self, spec) -> dict[str, Shape]:
-        return {"w_grad": kit.grad_shape(True, 2), "b_grad": kit.grad_shape(spec.get("bias", True), 1)}
-
-    def parameters(self, layer) -> dict:
-        return {"w_grad": layer.weight, "b_grad": layer.bias}
-
-
-def _calls_shape(shapes: list[Shape]) -> Shape:
-    """A list with one entry per call, each of its own shape."""
-    from aisys.grading.shapes import tuple_of
-
-    return tuple_of(*shapes) if len(shapes) > 1 else list_of(shapes[0], 1)
-
-
-def _sum_counts(parts) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for part in parts:
-        for op, n in part.items():
-            total[op] = total.get(op, 0) + n
-    return total
-
-
-def _linear(spec):
-    from aisys.parallel.tensor_parallel.dense import seeded_linear
-
-    return [seeded_linear(spec["seed"], spec["in"], spec["out"], bias=spec["bias"])]
-
-
-class ColumnParallelLinearCheck(_LayerCheck):
+class ColumnParallelLinearCheck(LayerCheck):
     exercise = "ColumnParallelLinear"
     hint = ("keep rows [r·n, (r+1)·n) of weight and bias (r = your index in the group); forward = "
             "F.linear(copy_to_tp(x), w, b), then gather_from_tp if gather_output")
@@ -201,17 +27,17 @@ class ColumnParallelLinearCheck(_LayerCheck):
         cases.append(Case("w4-one-row-each", {"world": 4, "calls": [
             {**self.spec(rng, 4, True, 2, True), "in": 1, "out": 4}]}))
         cases.append(grid_case(rng, self.spec(rng, 2, False, 3, True), self.spec(rng, 4, True, 2, True)))
-        cases.append(Case("w4-uneven", {"world": 4, "calls": [{"seed": _seed(rng), "in": 4, "out": 10, "bias": True,
+        cases.append(Case("w4-uneven", {"world": 4, "calls": [{"seed": draw_seed(rng), "in": 4, "out": 10, "bias": True,
                                                                "reject": "out_features", "bad_size": 10}]},
                           weight=0.5))
         return cases
 
     def spec(self, rng, size, gather, dims, bias) -> dict:
-        return {"seed": _seed(rng), "batch": _batch_shape(rng, dims), "in": int(rng.integers(3, 7)),
+        return {"seed": draw_seed(rng), "batch": batch_shape(rng, dims), "in": int(rng.integers(3, 7)),
                 "out": size * int(rng.integers(2, 4)), "gather": gather, "bias": bias}
 
     def dense(self, spec):
-        return _linear(spec)
+        return dense_linear(spec)
 
     def build(self, student, dense, spec, group):
         cls = student.get(self.exercise)
@@ -221,10 +47,10 @@ class ColumnParallelLinearCheck(_LayerCheck):
 
     def rank_upstream(self, spec, size, me):
         full = self.full_upstream(spec)
-        return full if spec["gather"] else full[..., _rows(spec["out"], size, me)]
+        return full if spec["gather"] else full[..., block(spec["out"], size, me)]
 
     def expected(self, spec, truth, size, me):
-        rows = _rows(spec["out"], size, me)
+        rows = block(spec["out"], size, me)
         return {"out": kit.numpy(truth["out"] if spec["gather"] else truth["out"][..., rows]),
                 "x_grad": kit.numpy(truth["x_grad"]), "w_grad": kit.numpy(truth["0.weight"][rows]),
                 "b_grad": kit.numpy(truth["0.bias"][rows]) if spec["bias"] else None}
@@ -233,7 +59,7 @@ class ColumnParallelLinearCheck(_LayerCheck):
         return {"all_gather": 1} if spec["gather"] else {}
 
 
-class RowParallelLinearCheck(_LayerCheck):
+class RowParallelLinearCheck(LayerCheck):
     exercise = "RowParallelLinear"
     hint = ("keep columns [r·k, (r+1)·k) of weight and all of bias; with input_is_parallel=False scatter_to_tp(x) "
             "first; reduce_from_tp(F.linear(x, w)) + bias")
@@ -246,17 +72,17 @@ class RowParallelLinearCheck(_LayerCheck):
             name = f"w{world}-{dims}d" + ("" if bias else "-nobias") + ("" if split else "-full-input")
             cases.append(Case(name, {"world": world, "calls": [self.spec(rng, world, dims, bias, split)]}))
         cases.append(grid_case(rng, self.spec(rng, 2, 3, True, True), self.spec(rng, 4, 2, True, False)))
-        cases.append(Case("w2-uneven", {"world": 2, "calls": [{"seed": _seed(rng), "in": 7, "out": 3, "bias": True,
+        cases.append(Case("w2-uneven", {"world": 2, "calls": [{"seed": draw_seed(rng), "in": 7, "out": 3, "bias": True,
                                                                "reject": "in_features", "bad_size": 7}]},
                           weight=0.5))
         return cases
 
     def spec(self, rng, size, dims, bias, split) -> dict:
-        return {"seed": _seed(rng), "batch": _batch_shape(rng, dims), "in": size * int(rng.integers(2, 4)),
+        return {"seed": draw_seed(rng), "batch": batch_shape(rng, dims), "in": size * int(rng.integers(2, 4)),
                 "out": int(rng.integers(3, 7)), "bias": bias, "input_is_parallel": split}
 
     def dense(self, spec):
-        return _linear(spec)
+        return dense_linear(spec)
 
     def build(self, student, dense, spec, group):
         cls = student.get(self.exercise)
@@ -265,10 +91,10 @@ class RowParallelLinearCheck(_LayerCheck):
 
     def rank_input(self, spec, size, me):
         full = self.full_input(spec)
-        return full[..., _rows(spec["in"], size, me)] if spec["input_is_parallel"] else full
+        return full[..., block(spec["in"], size, me)] if spec["input_is_parallel"] else full
 
     def expected(self, spec, truth, size, me):
-        cols = _rows(spec["in"], size, me)
+        cols = block(spec["in"], size, me)
         grad = truth["x_grad"][..., cols] if spec["input_is_parallel"] else truth["x_grad"]
         return {"out": kit.numpy(truth["out"]), "x_grad": kit.numpy(grad),
                 "w_grad": kit.numpy(truth["0.weight"][:, cols]),
@@ -281,7 +107,7 @@ class RowParallelLinearCheck(_LayerCheck):
         return {} if spec["input_is_parallel"] else {"all_gather": 1}
 
 
-class ParallelMLPCheck(_LayerCheck):
+class ParallelMLPCheck(LayerCheck):
     exercise = "ParallelMLP"
     hint = ("fc1 = ColumnParallelLinear(fc1), fc2 = RowParallelLinear(fc2), forward fc2(gelu(fc1(x))); "
             "GeLU must see whole columns of fc1's output, so never split fc1 by rows")
@@ -291,13 +117,13 @@ class ParallelMLPCheck(_LayerCheck):
         cases = [Case(f"w{world}-{dims}d", {"world": world, "calls": [self.spec(rng, world, dims)]})
                  for world, dims in ((2, 2), (4, 3), (2, 3))]
         cases.append(grid_case(rng, self.spec(rng, 2, 3), self.spec(rng, 4, 2)))
-        cases.append(Case("w4-uneven-ffn", {"world": 4, "calls": [{"seed": _seed(rng), "in": 4, "out": 4, "ffn": 14,
+        cases.append(Case("w4-uneven-ffn", {"world": 4, "calls": [{"seed": draw_seed(rng), "in": 4, "out": 4, "ffn": 14,
                                                                    "reject": "ffn", "bad_size": 14}]}, weight=0.5))
         return cases
 
     def spec(self, rng, size, dims) -> dict:
         hidden = int(rng.integers(3, 7))
-        return {"seed": _seed(rng), "batch": _batch_shape(rng, dims), "in": hidden, "out": hidden,
+        return {"seed": draw_seed(rng), "batch": batch_shape(rng, dims), "in": hidden, "out": hidden,
                 "ffn": size * int(rng.integers(2, 5))}
 
     def dense(self, spec):
@@ -324,7 +150,7 @@ class ParallelMLPCheck(_LayerCheck):
                 "fc2_w_grad": mlp.fc2.weight, "fc2_b_grad": mlp.fc2.bias}
 
     def expected(self, spec, truth, size, me):
-        rows = _rows(spec["ffn"], size, me)
+        rows = block(spec["ffn"], size, me)
         return {"out": kit.numpy(truth["out"]), "x_grad": kit.numpy(truth["x_grad"]),
                 "fc1_w_grad": kit.numpy(truth["0.weight"][rows]), "fc1_b_grad": kit.numpy(truth["0.bias"][rows]),
                 "fc2_w_grad": kit.numpy(truth["1.weight"][:, rows]), "fc2_b_grad": kit.numpy(truth["1.bias"])}

@@ -15,15 +15,15 @@ from aisys.grading.shapes import INT, array, dict_of, expect, list_of, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail, first_failure
 from aisys.parallel.tensor_parallel import casekit as kit
 from aisys.parallel.tensor_parallel.casekit import PHASES
-from aisys.parallel.tensor_parallel.check_layers import _LayerCheck, _rows, _seed, grid_case
+from aisys.parallel.tensor_parallel.layercheck import LayerCheck, block, draw_seed, grid_case
 
 
-class _EmbeddingCheck(_LayerCheck):
+class _EmbeddingCheck(LayerCheck):
     input_has_grad = False
 
     def spec(self, rng, size: int, ids: str, dims: int = 2, odd: bool = False) -> dict:
         vocab = size * int(rng.integers(2, 5)) + (1 if odd else 0)
-        return {"seed": _seed(rng), "vocab": vocab, "dim": size * int(rng.integers(1, 3)), "ids": ids,
+        return {"seed": draw_seed(rng), "vocab": vocab, "dim": size * int(rng.integers(1, 3)), "ids": ids,
                 "blocks": size, "shape": [int(s) for s in rng.integers(2, 5, size=dims)]}
 
     def dense(self, spec):
@@ -74,7 +74,7 @@ class VocabParallelEmbeddingCheck(_EmbeddingCheck):
         cases = [Case(f"w{w}-{kind}", {"world": w, "calls": [self.spec(rng, w, kind, dims)]})
                  for w, kind, dims in ((2, "random", 2), (4, "random", 3), (2, "borders", 1), (4, "borders", 1))]
         cases.append(grid_case(rng, self.spec(rng, 2, "borders", 1), self.spec(rng, 4, "random", 2)))
-        cases.append(Case("w4-uneven-vocab", {"world": 4, "calls": [{"seed": _seed(rng), "vocab": 10, "dim": 3,
+        cases.append(Case("w4-uneven-vocab", {"world": 4, "calls": [{"seed": draw_seed(rng), "vocab": 10, "dim": 3,
                                                                      "reject": "num_embeddings", "bad_size": 10}]},
                           weight=0.5))
         return cases
@@ -86,7 +86,7 @@ class VocabParallelEmbeddingCheck(_EmbeddingCheck):
         return {"vocab_range": list_of(INT, 2)}
 
     def expected(self, spec, truth, size, me):
-        rows = _rows(spec["vocab"], size, me)
+        rows = block(spec["vocab"], size, me)
         return {"out": kit.numpy(truth["out"]), "x_grad": None, "w_grad": kit.numpy(truth["0.weight"][rows]),
                 "vocab_range": [rows.start, rows.stop]}
 
@@ -104,14 +104,14 @@ class ColumnParallelEmbeddingCheck(_EmbeddingCheck):
                  Case("w4-repeated-ids", {"world": 4, "calls": [self.spec(rng, 4, "repeated", 3)]}),
                  Case("w2-odd-vocab-borders", {"world": 2, "calls": [self.spec(rng, 2, "borders", 1, odd=True)]})]
         cases.append(grid_case(rng, self.spec(rng, 2, "repeated", 2, odd=True), self.spec(rng, 4, "random", 1)))
-        cases.append(Case("w4-uneven-dim", {"world": 4, "calls": [{"seed": _seed(rng), "vocab": 8, "dim": 6,
+        cases.append(Case("w4-uneven-dim", {"world": 4, "calls": [{"seed": draw_seed(rng), "vocab": 8, "dim": 6,
                                                                    "reject": "embedding_dim", "bad_size": 6}]},
                           weight=0.5))
         return cases
 
     def expected(self, spec, truth, size, me):
         return {"out": kit.numpy(truth["out"]), "x_grad": None,
-                "w_grad": kit.numpy(truth["0.weight"][:, _rows(spec["dim"], size, me)])}
+                "w_grad": kit.numpy(truth["0.weight"][:, block(spec["dim"], size, me)])}
 
     def forward_comm(self, spec):
         return {"all_gather": 1}
@@ -124,7 +124,7 @@ class VocabParallelCrossEntropyCheck(ExerciseCheck):
 
     def cases(self, rng):
         def spec(size, dims, scale, targets="random"):
-            return {"seed": _seed(rng), "vocab": size * int(rng.integers(4, 7)), "scale": scale, "targets": targets,
+            return {"seed": draw_seed(rng), "vocab": size * int(rng.integers(4, 7)), "scale": scale, "targets": targets,
                     "tokens": [int(s) for s in rng.integers(2, 5, size=dims)]}
         cases = [Case(name, {"world": w, "calls": [spec(w, dims, scale, targets)]})
                  for name, w, dims, scale, targets in (("w2-2d", 2, 2, 3.0, "random"), ("w4-2d", 4, 2, 3.0, "random"),
@@ -150,7 +150,7 @@ class VocabParallelCrossEntropyCheck(ExerciseCheck):
     def shard(self, spec, world: int, rank: int):
         group, me = kit.members(spec, world, rank)
         logits, target, upstream = self.full(spec, world, rank)
-        return logits[..., _rows(spec["vocab"], len(group), me)], target, upstream
+        return logits[..., block(spec["vocab"], len(group), me)], target, upstream
 
     def run(self, case, student):
         import torch
@@ -188,7 +188,7 @@ class VocabParallelCrossEntropyCheck(ExerciseCheck):
             logits.requires_grad_()
             loss = F.cross_entropy(logits.reshape(-1, spec["vocab"]), target.reshape(-1), reduction="none")
             loss.reshape(target.shape).backward(upstream)
-            cols = _rows(spec["vocab"], len(group), me)
+            cols = block(spec["vocab"], len(group), me)
             verdict = kit.judge_values(got, {"loss": kit.numpy(loss.reshape(target.shape)),
                                              "logits_grad": kit.numpy(logits.grad[..., cols])}, label)
             if not verdict.passed:
