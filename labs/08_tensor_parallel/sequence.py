@@ -58,9 +58,9 @@ class SequenceParallelMLP(nn.Module):
     generator of this rank's own, seeded from `seed` and the rank's index in the group
     (Megatron: seed + 2718 + rank): ranks draw different masks, each call a new one, and a
     layer built again with the same seed draws the same masks again. In eval mode, or with
-    p = 0, nothing is dropped. Per call:
-    one all-gather and one reduce-scatter of activations in each direction, and in backward
-    the all-reduce of the partial parameter gradients — no all-reduce of activations.
+    p = 0, nothing is dropped. Per call: one all-gather and one reduce-scatter of activations
+    in each direction, and in backward the all-reduce of the partial parameter gradients —
+    no all-reduce of activations.
 
     Hint: __init__ — `copy.deepcopy(norm)`, ColumnParallelLinear(fc1, group),
     RowParallelLinear(fc2, group), a generator on fc1.weight's device. forward — do not call
