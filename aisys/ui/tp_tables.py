@@ -109,7 +109,8 @@ def embedding_table(rows: list[tuple[str, dict | None]], world: int) -> Table:
         if res is None:
             table.add_row(name, "[yellow]not run[/]", "", "", "")
             continue
-        table.add_row(name, f"{res['weight_bytes']} B", ops_text(res["fwd"]), f"{res['fwd']['wire']:.0f} B",
+        weight = "?" if res.get("weight_bytes") is None else f"{res['weight_bytes']} B"
+        table.add_row(name, weight, ops_text(res["fwd"]), f"{res['fwd']['wire']:.0f} B",
                       error_text(res["diffs"]["output"]))
     return table
 

@@ -25,15 +25,18 @@ def show_sequence(console: Console, student, first: dict) -> None:
     if result is None:
         return
     tp, sp, world = result["tp"], result["sp"], first["world"]
+    if world == 1:
+        console.print("one rank: there is no sequence to split (try --nproc 2 or 4).")
+        return
     console.print(sequence_table(tp, sp, world))
     activations = sum(sp[p]["wire"] - sp[p]["wire_all_reduce"] for p in ("fwd", "bwd"))
     plain = tp["fwd"]["wire"] + tp["bwd"]["wire"]
     ratio = f"{tp['region'] / sp['region']:.2g}×" if sp["region"] else "—"
-    console.print(f"measured on rank 0: for the activations the ring moves {activations / plain:.3g}× plain TP's "
+    moved = f"{activations / plain:.3g}×" if plain else "— (plain TP sent nothing)"
+    console.print(f"measured on rank 0: for the activations the ring moves {moved} plain TP's "
                   "bytes (an all-reduce is a reduce-scatter plus an all-gather), while LayerNorm and dropout keep "
                   f"{ratio} less for backward on {world} ranks — they see seq/{world} tokens. The price: the "
-                  "replicated LayerNorm and bias gradients are partial on each rank and get summed."
-                  if plain else "one rank: nothing to communicate.")
+                  "replicated LayerNorm and bias gradients are partial on each rank and get summed.")
 
 
 def show_embeddings(console: Console, student, first: dict) -> None:
@@ -96,7 +99,10 @@ def show_volume(console: Console, student, first: dict) -> None:
 
 
 def _gap(a, b) -> float:
-    return float((a.float() - b.float()).abs().max())
+    """max |a − b|; infinite when the shapes differ (a wrong shard is a difference, not a crash)."""
+    if a is None or b is None or tuple(a.shape) != tuple(b.shape):
+        return float("inf")
+    return float((a.float() - b.float()).abs().max()) if a.numel() else 0.0
 
 
 def show_dropout(console: Console, world: int, tokens: int = 4, features: int = 16, seed: int = 1234) -> None:

@@ -87,9 +87,12 @@ def owned(shard, dense, axis: int) -> list[int]:
 
 
 def diff(a, b) -> float:
+    """max |a − b| (nan: nothing to compare; inf: the shapes differ)."""
     if a is None or b is None:
         return float("nan")
-    return float((a.detach().float().cpu() - b.detach().float().cpu()).abs().max())
+    if tuple(a.shape) != tuple(b.shape):
+        return float("inf")
+    return float((a.detach().float().cpu() - b.detach().float().cpu()).abs().max()) if a.numel() else 0.0
 
 
 def fwd_bwd(module_call: Callable, x, upstream) -> tuple[Any, list[dict], list[dict]]:
