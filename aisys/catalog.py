@@ -125,12 +125,14 @@ LABS: tuple[Lab, ...] = (
         distributed=True, demo_flags=("nproc", "backend", "device")),
     Lab(8, "tensor-parallel", "08_tensor_parallel", "Tensor parallelism", "张量并行",
         ("张量并行",), "parallel.tensor_parallel",
-        _ex("operators.py", ("copy_to_tp", 5), ("reduce_from_tp", 5), ("gather_from_tp", 5))
-        + _ex("layers.py", ("ColumnParallelLinear", 10), ("RowParallelLinear", 10),
-              ("ParallelMLP", 15))
-        + _ex("attention.py", ("ParallelAttention", 15))
-        + _ex("vocab.py", ("VocabParallelEmbedding", 10), ("vocab_parallel_cross_entropy", 15))
-        + _ex("comm_volume.py", ("tp_comm_volume", 10)),
+        _ex("operators.py", ("copy_to_tp", 4), ("reduce_from_tp", 4), ("gather_from_tp", 4),
+            ("scatter_to_tp", 4), ("scatter_to_sp", 4), ("gather_from_sp", 5), ("reduce_scatter_to_sp", 5))
+        + _ex("layers.py", ("ColumnParallelLinear", 8), ("RowParallelLinear", 8), ("ParallelMLP", 8))
+        + _ex("attention.py", ("ParallelAttention", 10))
+        + _ex("sequence.py", ("SequenceParallelMLP", 12))
+        + _ex("vocab.py", ("VocabParallelEmbedding", 6), ("ColumnParallelEmbedding", 6),
+              ("vocab_parallel_cross_entropy", 8))
+        + _ex("comm_volume.py", ("tp_comm_volume", 4)),
         distributed=True, demo_flags=("nproc", "backend", "device")),
     Lab(9, "pipeline-parallel", "09_pipeline_parallel", "Pipeline parallelism", "流水线并行",
         ("张量并行",), "parallel.pipeline_parallel",

@@ -11,6 +11,11 @@ Rows: forward+backward wall time (interleaved turns on both ranks, rank 0's medi
 is a ratio ≤ 1.15), the collectives per step on each side (Megatron's count: one all-reduce
 each way), and the payload bytes the CommLog records for one reference transformer layer
 (attention + MLP) against the reference `tp_comm_volume` formula.
+
+Sequence parallelism (the reference `SequenceParallelMLP` beside a plain-TP sublayer built from
+`ParallelMLP`, both x + dropout(MLP(LayerNorm(x))) with p = 0.1): the activations LayerNorm and
+dropout keep for backward, measured with saved-tensor hooks (goal: plain TP's ÷ ranks), the
+activation bytes one rank sends in a ring (goal: the same as plain TP), and the step time.
 """
 from __future__ import annotations
 
@@ -68,7 +73,41 @@ def rank_bench(quick: bool) -> dict:
         gap = float((ours(x) - T.local(theirs(x))).abs().max())
     return {"ours": timings["ours"].runs, "torch": timings["torch"].runs, "gap": gap,
             "ours_ops": _count(r["op"] for r in recs), "torch_ops": log.counts(),
-            **layer_bytes(ref, s, world)}
+            **layer_bytes(ref, s, world), **sequence_bench(ref, s, fc1, fc2)}
+
+
+def sequence_bench(ref, s: dict, fc1, fc2) -> dict:
+    """Plain TP vs sequence parallelism on one MLP sublayer: memory and bytes (the demo's
+    measurement), then the two steps timed in turns."""
+    import torch
+
+    from aisys.parallel import context
+    from aisys.parallel.tensor_parallel import dense as D
+    from aisys.parallel.tensor_parallel.demo_sequence import P_DROP, plain_versus_sequence
+
+    world, rank = context.world_size(), context.rank()
+    norm = D.seeded_layer_norm(9, s["hidden"], dtype=torch.float32)
+    x = D.seeded(10, s["batch"], s["seq"], s["hidden"], dtype=torch.float32)
+    up = D.seeded(11, s["batch"], s["seq"], s["hidden"], dtype=torch.float32)
+    seen = plain_versus_sequence(ref, {"norm": norm, "fc1": fc1, "fc2": fc2, "x": x, "upstream": up})
+    mlp, sp = ref.get("ParallelMLP")(fc1, fc2), ref.get("SequenceParallelMLP")(norm, fc1, fc2, dropout_p=P_DROP)
+    n = s["seq"] // world
+    chunk = x[:, rank * n:(rank + 1) * n].clone().requires_grad_()
+    full = x.clone().requires_grad_()
+
+    def step_plain():
+        h = torch.nn.functional.dropout(mlp(norm(full)), P_DROP)
+        (full + h).backward(up)
+
+    def step_sp():
+        sp(chunk).backward(up[:, rank * n:(rank + 1) * n])
+
+    timings = measure_interleaved({"plain": step_plain, "sp": step_sp}, repeats=s["repeats"], warmup=3)
+    wire = {side: sum(seen[side][p]["wire"] - (seen[side][p]["wire_all_reduce"] if side == "sp" else 0)
+                      for p in ("fwd", "bwd")) for side in ("tp", "sp")}
+    return {"sp_times": timings["sp"].runs, "plain_times": timings["plain"].runs,
+            "region_plain": seen["tp"]["region"], "region_sp": seen["sp"]["region"],
+            "wire_plain": wire["tp"], "wire_sp": wire["sp"], "sp_gap": seen["sp"]["diff"]}
 
 
 def layer_bytes(ref, s: dict, world: int) -> dict:
@@ -111,6 +150,26 @@ def rows_from(result: dict, quick: bool) -> list[dict]:
         make_row("payload bytes, one layer (attention+MLP) fwd+bwd", result["logged_bytes"],
                  result["formula_bytes"], "B", reference_name="tp_comm_volume (reference)",
                  note=f"CommLog {result['logged_calls']} calls vs formula {result['formula_calls']}"),
+    ] + sequence_rows(result, size)
+
+
+def sequence_rows(result: dict, size: str) -> list[dict]:
+    """Sequence parallelism against plain TP (rows only when the sequence bench ran)."""
+    if "region_sp" not in result:
+        return []
+    sp, plain = Timing(result["sp_times"]), Timing(result["plain_times"])
+    return [
+        make_row("SP: LayerNorm+dropout activations kept per rank", result["region_sp"],
+                 result["region_plain"] / WORLD, "B", reference_name=f"plain TP's ÷ {WORLD} ranks",
+                 note=f"{size}; measured with saved-tensor hooks; plain TP keeps {result['region_plain']} B"),
+        make_row("SP: activation bytes sent per rank (ring), fwd+bwd", result["wire_sp"], result["wire_plain"], "B",
+                 reference_name="plain TP (all-reduces)",
+                 note="all-gather + reduce-scatter vs all-reduce; the replicated parameters' gradient "
+                      "all-reduces are extra (hidden-sized)"),
+        make_row("SequenceParallelMLP fwd+bwd (reference)", None, plain.median, "s", timing=sp,
+                 reference_name="plain-TP sublayer (ParallelMLP)",
+                 note=f"dropout p=0.1; max |Δ| vs dense {result['sp_gap']:.1e}; "
+                      f"plain median {plain.median * 1e3:.2f} ms"),
     ]
 
 

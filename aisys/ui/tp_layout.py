@@ -1,8 +1,10 @@
 """Shard-layout grids for tensor parallelism: which rows/columns of a dense weight each rank holds.
 
 One cell per weight entry (rows = output features, columns = input features, torch's
-layout), coloured by the rank that owns it. The ownership is *measured* — each rank's shard
-was matched against the dense weight — so a wrong split shows up as a wrong picture.
+layout) showing the rank that owns it as a digit (0-9, then a-z; "·" where no rank holds
+it), so the grid reads piped or printed; colour only repeats it. The ownership is
+*measured* — each rank's shard was matched against the dense weight — so a wrong split
+shows up as a wrong picture.
 """
 from __future__ import annotations
 
@@ -11,11 +13,19 @@ from rich.panel import Panel
 from rich.text import Text
 
 RANK_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_white", "orange3")
+GLYPHS = "0123456789abcdefghijklmnopqrstuvwxyz"
 MAX_CELLS = 24     # rows or columns beyond this are sampled evenly
 
 
 def rank_colour(rank: int) -> str:
     return RANK_COLOURS[rank % len(RANK_COLOURS)] if rank >= 0 else "grey37"
+
+
+def rank_glyph(rank: int) -> str:
+    """The character a grid cell shows for `rank` ('·' for nobody, '+' past the 36th rank)."""
+    if rank < 0:
+        return "·"
+    return GLYPHS[rank] if rank < len(GLYPHS) else "+"
 
 
 def owner_matrix(shape: list[int], axis: int, owned_by_rank: list[list[int]]) -> list[list[int]]:
@@ -45,28 +55,30 @@ def _sample(n: int) -> list[int]:
 
 def shard_grid(title: str, shape: list[int], axis: int, owned_by_rank: list[list[int]],
                row_labels: dict[int, str] | None = None) -> Panel:
-    """A panel with one coloured cell per weight entry and the split direction in the title."""
+    """A panel with one cell (the owner's digit) per weight entry, and the split direction."""
     owner = owner_matrix(shape, axis, owned_by_rank)
     text = Text()
-    for i in _sample(shape[0]):
+    for n, i in enumerate(_sample(shape[0])):
+        if n:
+            text.append("\n")
         label = (row_labels or {}).get(i, "")
         text.append(f"{label:>3} " if row_labels else "", style="dim")
         for j in _sample(shape[1]):
-            text.append("██", style=rank_colour(owner[i][j]))
-        text.append("\n")
+            text.append(rank_glyph(owner[i][j]), style=rank_colour(owner[i][j]))
     missing = sum(cell < 0 for row in owner for cell in row)
     split = "rows split (column-parallel)" if axis == 0 else "columns split (row-parallel)"
-    footer = f"{shape[0]}×{shape[1]}, {split}" + (f", [red]{missing} entries on no rank[/]" if missing else "")
-    return Panel(Group(text, Text.from_markup(f"[dim]{footer}[/]")), title=title, expand=False)
+    footer = Text(f"{shape[0]}×{shape[1]}, {split}", style="dim")
+    if missing:
+        footer.append(f", {missing} entries on no rank", style="red")
+    return Panel(Group(text, footer), title=title, expand=False)
 
 
 def legend(world: int) -> Text:
-    text = Text("ranks: ")
+    text = Text("each cell shows the rank that holds that entry: ")
     for r in range(world):
-        text.append("██", style=rank_colour(r))
-        text.append(f" {r}  ")
-    text.append("██", style=rank_colour(-1))
-    text.append(" nobody")
+        text.append(rank_glyph(r), style=rank_colour(r))
+        text.append(" ")
+    text.append(" (· = no rank)", style=rank_colour(-1))
     return text
 
 

@@ -7,20 +7,29 @@ import math
 from rich.table import Table
 
 
-SHORT = {"all_reduce": "AR", "all_gather": "AG", "all_gather_into_tensor": "AG", "reduce_scatter_tensor": "RS",
-         "broadcast": "BC", "send": "send", "recv": "recv", "barrier": "barrier"}
-LEGEND = "AR = all-reduce, AG = all-gather, RS = reduce-scatter, BC = broadcast; bytes = payload handed to the call"
+SHORT = {"all_reduce": "AR", "all_gather": "AG", "reduce_scatter": "RS", "broadcast": "BC", "send": "send",
+         "recv": "recv", "barrier": "barrier"}
+LEGEND = ("AR = all-reduce, AG = all-gather, RS = reduce-scatter; B = bytes handed to the calls "
+          "(the CommLog's payload)")
+
+
+def kind_text(kind: str) -> str:
+    """'all_reduce(sum)' → 'AR', 'all_reduce(max)' → 'AR max', 'reduce_scatter(sum)' → 'RS'."""
+    base, _, op = kind.partition("(")
+    op = op.rstrip(")")
+    return SHORT.get(base, base) + (f" {op}" if op and op != "sum" else "")
 
 
 def ops_text(summary: dict | None) -> str:
-    """{'ops': {'all_reduce': 1}, 'bytes': 256} → '1 AR · 256 B'; '—' when nothing was sent."""
+    """{'kinds': {'all_reduce(sum)': {'calls': 1, 'bytes': 256}}, ...} → '1 AR · 256 B'; '—' for none."""
     if not summary:
         return "?"
-    ops = summary.get("ops") or {}
-    if not ops:
+    kinds = summary.get("kinds") or {}
+    if not kinds:
         return "[dim]—[/]"
-    text = " + ".join(f"{n} {SHORT.get(op, op)}" for op, n in sorted(ops.items()))
-    return text + (f" [dim]· {summary['bytes']} B[/]" if summary.get("bytes") else "")
+    text = " + ".join(f"{v['calls']} {kind_text(k)}" for k, v in sorted(kinds.items()))
+    total = sum(v["bytes"] for v in kinds.values())
+    return text + (f" [dim]· {total} B[/]" if total else "")
 
 
 def error_text(value: float | None, tol: float = 1e-4) -> str:
@@ -34,16 +43,19 @@ def error_text(value: float | None, tol: float = 1e-4) -> str:
 
 def operator_table(rows: list[tuple[str, str, str, dict | None]]) -> Table:
     """rows: (name, forward meaning, backward meaning, rank-0 result or None if not run)."""
-    table = Table(title="the conjugate operators (rank 0's CommLog)", title_justify="left", caption=LEGEND)
-    table.add_column("operator", no_wrap=True)
-    for col in ("forward", "backward", "comm forward", "comm backward", "forward |Δ|", "backward |Δ|"):
+    table = Table(title="the mappings (rank 0's CommLog; |Δ| against the arithmetic they promise)",
+                  title_justify="left", caption=LEGEND)
+    table.add_column("mapping", no_wrap=True)
+    for col in ("forward", "backward"):
         table.add_column(col)
+    for col in ("comm forward", "comm backward", "|Δ| fwd / bwd"):
+        table.add_column(col, no_wrap=True)
     for name, fwd, bwd, res in rows:
         if res is None:
-            table.add_row(name, fwd, bwd, "[yellow]not run[/]", "", "", "")
+            table.add_row(name, fwd, bwd, "[yellow]not run[/]", "", "")
             continue
         table.add_row(name, fwd, bwd, ops_text(res["fwd"]), ops_text(res["bwd"]),
-                      error_text(res["forward_diff"]), error_text(res["backward_diff"]))
+                      f"{error_text(res['forward_diff'])} / {error_text(res['backward_diff'])}")
     return table
 
 
@@ -62,6 +74,44 @@ def layer_table(rows: list[tuple[str, dict | None]]) -> Table:
         table.add_row(name, ops_text(res["fwd"]), ops_text(res["bwd"]), error_text(d.get("output")),
                       error_text(d["input grad"]) if "input grad" in d else "[dim]n/a[/]",
                       error_text(d["weight-shard grad"]) if "weight-shard grad" in d else "[dim]n/a[/]")
+    return table
+
+
+def sequence_table(tp: dict, sp: dict, world: int) -> Table:
+    """Plain TP beside sequence parallelism: collectives, bytes on the wire, activations kept."""
+    table = Table(title=f"one MLP sublayer (LayerNorm, MLP, dropout, residual), rank 0 of {world}",
+                  title_justify="left", caption=LEGEND)
+    table.add_column("")
+    table.add_column("plain TP (ParallelMLP)")
+    table.add_column("sequence parallel")
+    rows = [("forward collectives", ops_text(tp["fwd"]), ops_text(sp["fwd"])),
+            ("backward collectives", ops_text(tp["bwd"]), ops_text(sp["bwd"])),
+            ("bytes sent per rank (ring)", f"{_wire(tp):.0f} B",
+             f"{_wire(sp) - _wire(sp, 'wire_all_reduce'):.0f} B + {_wire(sp, 'wire_all_reduce'):.0f} B "
+             "(all-reduced parameter gradients)"),
+            ("LayerNorm + dropout activations kept", f"{tp['region']} B", f"{sp['region']} B"),
+            ("output max |Δ| vs dense", error_text(tp["diff"]), error_text(sp["diff"]))]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _wire(side: dict, key: str = "wire") -> float:
+    return side["fwd"][key] + side["bwd"][key]
+
+
+def embedding_table(rows: list[tuple[str, dict | None]], world: int) -> Table:
+    """The two embedding splits: weight per rank, forward collective, bytes, error."""
+    table = Table(title=f"the two embedding splits, rank 0 of {world}", title_justify="left", caption=LEGEND)
+    for col in ("split", "weight on this rank", "forward", "bytes sent (ring)", "output |Δ|"):
+        table.add_column(col)
+    for name, res in rows:
+        if res is None:
+            table.add_row(name, "[yellow]not run[/]", "", "", "")
+            continue
+        weight = "?" if res.get("weight_bytes") is None else f"{res['weight_bytes']} B"
+        table.add_row(name, weight, ops_text(res["fwd"]), f"{res['fwd']['wire']:.0f} B",
+                      error_text(res["diffs"]["output"]))
     return table
 
 

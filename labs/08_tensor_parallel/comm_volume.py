@@ -1,4 +1,4 @@
-"""Lab 08, part 5 — how much a tensor-parallel transformer talks.
+"""Lab 08, part 6 — how much a tensor-parallel transformer talks.
 
 A transformer layer is an attention block followed by an MLP block. With Megatron's layout
 each block has one f (all-reduce in backward) at its entrance and one g (all-reduce in

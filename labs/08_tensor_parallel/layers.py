@@ -9,6 +9,11 @@ layout a *column* split of the matmul (Megatron's A = Wᵀ) is a split of W's **
                            Y = g(X_r·W_rᵀ) + b         — g = reduce_from_tp; the bias is
                            added once, *after* the sum (every rank holds all of b)
 
+A row-parallel layer usually follows a column-parallel one and receives its input already
+split (`input_is_parallel=True`). Given the full X instead, it first keeps its own block of
+X's last dimension with `scatter_to_tp` — whose backward all-gathers dL/dX, so the caller
+gets the gradient of the whole X back.
+
 Megatron's MLP, Z = GeLU(X·A)·B, puts a column split on A and a row split on B:
 
     X ──f──> X·A_r ──GeLU──> ·B_r ──g──> Z          one all-reduce forward (g),
@@ -34,6 +39,7 @@ from aisys.workspace import sibling
 
 _ops = sibling(__file__, "tensor-parallel", "operators.py")
 copy_to_tp, reduce_from_tp, gather_from_tp = _ops.copy_to_tp, _ops.reduce_from_tp, _ops.gather_from_tp
+scatter_to_tp = _ops.scatter_to_tp
 tp_world_and_rank = _ops.tp_world_and_rank
 
 
@@ -62,15 +68,17 @@ class RowParallelLinear(nn.Module):
     """This rank's block of input features of `dense`; the outputs are summed over ranks.
 
     Attributes the checks read: `weight` (out, in/W) — columns [r·k, (r+1)·k) of the dense
-    weight — and `bias` (out,), the *whole* dense bias (or None).
-    forward(x): x is this rank's input block (..., in/W); returns the full output (..., out),
-    the same on every rank.
+    weight — and `bias` (out,), the *whole* dense bias (or None); `input_is_parallel` as given.
+    forward(x): x is this rank's input block (..., in/W), or with `input_is_parallel=False`
+    the full input (..., in), the same on every rank; returns the full output (..., out), the
+    same on every rank.
 
-    Hint: `F.linear(x, self.weight)` without the bias, reduce_from_tp, *then* add the bias —
-    adding it on every rank before the sum would count it W times.
+    Hint: with `input_is_parallel=False` start with scatter_to_tp(x). Then `F.linear(x,
+    self.weight)` without the bias, reduce_from_tp, *then* add the bias — adding it on every
+    rank before the sum would count it W times.
     """
 
-    def __init__(self, dense: nn.Linear, group=None):
+    def __init__(self, dense: nn.Linear, group=None, input_is_parallel: bool = True):
         super().__init__()
         raise NotImplementedError("not implemented yet: read the docstring and its hint")
 

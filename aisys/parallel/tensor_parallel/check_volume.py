@@ -11,7 +11,9 @@ tampered measurement cannot pass.
 from __future__ import annotations
 
 from aisys.grading.compare import close, equal
+from aisys.grading.shapes import ANY, INT, dict_of, expect, mapping, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+from aisys.parallel.tensor_parallel.casekit import NONE
 
 KEYS = ("all_reduces", "bytes", "ring_bytes_per_rank")
 
@@ -39,11 +41,14 @@ class TPCommVolumeCheck(ExerciseCheck):
         return cases
 
     def run(self, case, student):
+        from aisys.grading.shapes import require
+
         inp = case.inputs
         size = {"element_size": inp["element_size"]} if "element_size" in inp else {}   # real run: the default 4
-        answer = student.get(self.exercise)(inp["batch"], inp["seq"], inp["hidden"], inp["layers"], inp["world"],
-                                            **size)
-        out = {"answer": answer}
+        answer = require(student.get(self.exercise)(inp["batch"], inp["seq"], inp["hidden"], inp["layers"],
+                                                    inp["world"], **size),
+                         dict, self.exercise, f"a dict with keys {', '.join(KEYS)}")
+        out = {"answer": answer, "measured": None}
         if inp["real"]:
             from aisys.parallel.tensor_parallel.torch_tp import measure_stack_comm
 
@@ -53,17 +58,20 @@ class TPCommVolumeCheck(ExerciseCheck):
 
     def judge(self, case, output):
         inp = case.inputs
-        law = measured_law(inp["batch"], inp["seq"], inp["hidden"], inp["layers"], inp.get("element_size", 4))
         world = inp["world"]
-        if not isinstance(output, list) or len(output) != world:
-            return fail(f"expected one result per rank ({world} ranks)")
+        measured = dict_of({"all_reduces": INT, "bytes": INT, "other_collectives": INT}) if inp["real"] else NONE
+        verdict = expect(output, per_rank(dict_of({"answer": mapping(ANY), "measured": measured}), world),
+                         f"{self.exercise}'s results")
+        if not verdict.passed:
+            return verdict
+        law = measured_law(inp["batch"], inp["seq"], inp["hidden"], inp["layers"], inp.get("element_size", 4))
         if inp["real"]:
             for r, got in enumerate(output):
-                measured = got.get("measured") or {}
-                if {k: measured.get(k) for k in law} != law or measured.get("other_collectives"):
+                seen = got["measured"]
+                if {k: seen[k] for k in law} != law or seen["other_collectives"]:
                     return fail(f"rank {r}: the measured run disagrees with the structure it should have "
                                 "(was the grader's run tampered with?)")
-        answers = [got.get("answer") for got in output]
+        answers = [got["answer"] for got in output]
         if any(a != answers[0] for a in answers):   # a pure function: every rank must agree
             return fail(f"the {world} ranks returned different answers for the same arguments")
         return self.judge_answer(answers[0], law, inp)

@@ -1,4 +1,4 @@
-"""The demo's per-rank experiments: each operator, each layer, a whole block (the student's and
+"""The demo's per-rank experiments: each mapping, each layer, a whole block (the student's and
 torch's `parallelize_module`), the loss (the student's and torch's `loss_parallel`).
 
 Every function returns plain data (numbers, lists, small CPU tensors) for the parent to draw.
@@ -9,8 +9,10 @@ from typing import Any
 
 from aisys.parallel.tensor_parallel.demo_ranks import comm_summary, diff, fwd_bwd, owned
 
-LAYERS = ("ColumnParallelLinear", "RowParallelLinear", "ParallelMLP", "ParallelAttention",
-          "VocabParallelEmbedding", "vocab_parallel_cross_entropy")
+MAPPINGS = ("copy_to_tp", "reduce_from_tp", "gather_from_tp", "scatter_to_tp", "scatter_to_sp", "gather_from_sp",
+            "reduce_scatter_to_sp")
+LAYERS = ("ColumnParallelLinear", "RowParallelLinear", "ParallelMLP", "ParallelAttention", "SequenceParallelMLP",
+          "VocabParallelEmbedding", "ColumnParallelEmbedding", "vocab_parallel_cross_entropy")
 
 
 def _where() -> tuple[int, int, Any]:
@@ -36,28 +38,31 @@ def dense_grads(fn, x, params: list, upstream) -> tuple:
 
 
 def operator(student: Any, name: str, x) -> dict:
-    """One conjugate operator on a small tensor: did it do its forward, its backward, and talk when?"""
+    """One mapping on a (batch, seq, hidden) tensor: its forward, its backward, and when it talks.
+
+    Rank r's inputs are chosen so every answer is a multiple or a block of x: sums over ranks
+    give x·W(W+1)/2, blocks are x's own last-dim block (tp) or sequence chunk (sp)."""
     world, rank, _ = _where()
-    fn = student.get(name)
-    triangle = world * (world + 1) / 2
-    if name == "copy_to_tp":
-        inp, up = x, x * (rank + 1)
-        want_y, want_g = x, x * triangle
-    elif name == "reduce_from_tp":
-        inp, up = x * (rank + 1), x
-        want_y, want_g = x * triangle, x
-    else:
-        cols = _block(x.shape[-1], world, rank)
-        inp, up = x[..., cols], x
-        want_y, want_g = x, x[..., cols]
+    tri = world * (world + 1) / 2
+    cols, rows = _block(x.shape[-1], world, rank), _block(x.shape[1], world, rank)
+    own = x * (rank + 1)
+    inp, up, want_y, want_g = {
+        "copy_to_tp": (x, own, x, x * tri),
+        "reduce_from_tp": (own, x, x * tri, x),
+        "gather_from_tp": (x[..., cols], x, x, x[..., cols]),
+        "scatter_to_tp": (x, x[..., cols], x[..., cols], x),
+        "scatter_to_sp": (x, x[:, rows], x[:, rows], x),
+        "gather_from_sp": (x[:, rows], own, x, (x * tri)[:, rows]),
+        "reduce_scatter_to_sp": (own, x[:, rows], (x * tri)[:, rows], x),
+    }[name]
     leaf = inp.detach().clone().requires_grad_()
-    y, fwd, bwd = fwd_bwd(fn, leaf, up)
+    y, fwd, bwd = fwd_bwd(student.get(name), leaf, up)
     return {"fwd": comm_summary(fwd), "bwd": comm_summary(bwd),
             "forward_diff": diff(y, want_y), "backward_diff": diff(leaf.grad, want_g)}
 
 
-def layer(student: Any, name: str, parts: dict) -> dict:
-    """One layer built from the dense parts; its comm, its error vs dense, where its weights live."""
+def _experiment(student: Any, name: str, parts: dict) -> dict:
+    """What `layer` runs for `name`: module, input, upstream, dense reference, shard gradients."""
     import torch
     import torch.nn.functional as F
 
@@ -65,67 +70,77 @@ def layer(student: Any, name: str, parts: dict) -> dict:
 
     world, rank, dev = _where()
     cls = student.get(name)
-    mha, fc1, fc2, emb, x = (parts[k] for k in ("mha", "fc1", "fc2", "emb", "x"))
-    hidden, ffn = fc1.in_features, fc1.out_features
-    grids: dict = {}
+    mha, fc1, fc2, emb, x, norm = (parts[k] for k in ("mha", "fc1", "fc2", "emb", "x", "norm"))
+    hidden, ffn, vocab = fc1.in_features, fc1.out_features, emb.num_embeddings
+    mine_h, mine_f, mine_v = _block(hidden, world, rank), _block(ffn, world, rank), _block(vocab, world, rank)
+    chunk = _block(x.shape[1], world, rank)
+    ids = D.seeded_ids(3, vocab, *x.shape[:-1]).to(dev)
     if name == "ColumnParallelLinear":
         mod, full_up = cls(fc1), D.seeded(1, *x.shape[:-1], ffn, dtype=x.dtype).to(dev)
-        inp, up, params = x, full_up[..., _block(ffn, world, rank)], [fc1.weight]
-        ref = dense_grads(fc1, x, params, full_up)
-        ref = (ref[0][..., _block(ffn, world, rank)], ref[1], ref[2])
-        shard_grads = lambda: [mod.weight.grad]  # noqa: E731 - read after backward
-        want = [ref[2][_block(ffn, world, rank)]]
-        grids["fc1 · column split"] = (mod.weight, fc1.weight, 0)
-    elif name == "RowParallelLinear":
+        ref = dense_grads(fc1, x, [fc1.weight], full_up)
+        return {"mod": mod, "inp": x, "up": full_up[..., mine_f], "ref": (ref[0][..., mine_f], ref[1]),
+                "shards": lambda: [(mod.weight.grad, ref[2][mine_f])], "grids": {"fc1 · column split": (mod, fc1, 0)}}
+    if name == "RowParallelLinear":
         mod, full_x = cls(fc2), D.seeded(2, *x.shape[:-1], ffn, dtype=x.dtype).to(dev)
-        cols = _block(ffn, world, rank)
-        inp, up, params = full_x[..., cols], parts["upstream"], [fc2.weight]
-        ref = dense_grads(fc2, full_x, params, up)
-        ref = (ref[0], ref[1][..., cols], ref[2])
-        shard_grads, want = (lambda: [mod.weight.grad]), [ref[2][:, cols]]
-        grids["fc2 · row split"] = (mod.weight, fc2.weight, 1)
-    elif name == "ParallelMLP":
+        ref = dense_grads(fc2, full_x, [fc2.weight], parts["upstream"])
+        return {"mod": mod, "inp": full_x[..., mine_f], "up": parts["upstream"], "ref": (ref[0], ref[1][..., mine_f]),
+                "shards": lambda: [(mod.weight.grad, ref[2][:, mine_f])], "grids": {"fc2 · row split": (mod, fc2, 1)}}
+    if name == "ParallelMLP":
         mod = cls(fc1, fc2)
-        inp, up, params = x, parts["upstream"], [fc1.weight, fc2.weight]
-        ref = dense_grads(D.DenseMLP(fc1, fc2), x, params, up)
-        shard_grads = lambda: [mod.fc1.weight.grad, mod.fc2.weight.grad]  # noqa: E731
-        want = [ref[2][_block(ffn, world, rank)], ref[3][:, _block(ffn, world, rank)]]
-        grids["mlp.fc1"] = (mod.fc1.weight, fc1.weight, 0)
-        grids["mlp.fc2"] = (mod.fc2.weight, fc2.weight, 1)
-    elif name == "ParallelAttention":
+        ref = dense_grads(D.DenseMLP(fc1, fc2), x, [fc1.weight, fc2.weight], parts["upstream"])
+        return {"mod": mod, "inp": x, "up": parts["upstream"], "ref": ref[:2],
+                "shards": lambda: [(mod.fc1.weight.grad, ref[2][mine_f]), (mod.fc2.weight.grad, ref[3][:, mine_f])],
+                "grids": {"mlp.fc1": (mod.fc1, fc1, 0), "mlp.fc2": (mod.fc2, fc2, 1)}}
+    if name == "ParallelAttention":
         mod = cls(mha)
-        inp, up, params = x, parts["upstream"], [mha.out_proj.weight]
-        ref = dense_grads(lambda t: D.mha_forward(mha, t, causal=True), x, params, up)
-        shard_grads, want = (lambda: [mod.out.weight.grad]), [ref[2][:, _block(hidden, world, rank)]]
-        grids["attention in_proj [Wq; Wk; Wv]"] = (mod.qkv.weight, mha.in_proj_weight, 0)
-        grids["attention out_proj"] = (mod.out.weight, mha.out_proj.weight, 1)
-    elif name == "VocabParallelEmbedding":
+        ref = dense_grads(lambda t: D.mha_forward(mha, t, causal=True), x, [mha.out_proj.weight], parts["upstream"])
+        return {"mod": lambda t: mod(t, causal=True), "inp": x, "up": parts["upstream"], "ref": ref[:2],
+                "shards": lambda: [(mod.out.weight.grad, ref[2][:, mine_h])],
+                "grids": {"attention in_proj [Wq; Wk; Wv]": (mod.qkv, mha.in_proj_weight, 0),
+                          "attention out_proj": (mod.out, mha.out_proj.weight, 1)}}
+    if name == "SequenceParallelMLP":
+        mod = cls(norm, fc1, fc2)
+        ref = dense_grads(lambda t: D.sequence_mlp(norm, fc1, fc2, t), x, [norm.weight, fc1.weight], parts["upstream"])
+        return {"mod": mod, "inp": x[:, chunk], "up": parts["upstream"][:, chunk],
+                "ref": (ref[0][:, chunk], ref[1][:, chunk]),
+                "shards": lambda: [(mod.norm.weight.grad, ref[2]), (mod.fc1.weight.grad, ref[3][mine_f])], "grids": {}}
+    if name in ("VocabParallelEmbedding", "ColumnParallelEmbedding"):
         mod = cls(emb)
-        inp, up, params = D.seeded_ids(3, emb.num_embeddings, *x.shape[:-1]).to(dev), parts["upstream"], [emb.weight]
-        ref = dense_grads(emb, inp, params, up)
-        shard_grads = lambda: [mod.weight.grad]  # noqa: E731
-        want = [ref[2][_block(emb.num_embeddings, world, rank)]]
-        grids["embedding · vocab split"] = (mod.weight, emb.weight, 0)
-    else:
-        vocab = emb.num_embeddings
-        logits = D.seeded(4, *x.shape[:-1], vocab, dtype=x.dtype, scale=3.0).to(dev)
-        target = D.seeded_ids(5, vocab, *x.shape[:-1]).to(dev)
-        up, vb = torch.ones(x.shape[:-1], dtype=x.dtype, device=dev), _block(vocab, world, rank)
-        inp, params = logits[..., vb], []
-        ref = dense_grads(lambda t: F.cross_entropy(t.transpose(1, -1), target, reduction="none"), logits, [], up)
-        ref = (ref[0], ref[1][..., vb])
-        mod, shard_grads, want = (lambda t: cls(t, target)), (lambda: []), []
+        ref = dense_grads(emb, ids, [emb.weight], parts["upstream"])
+        mine = (lambda g: g[mine_v]) if name.startswith("Vocab") else (lambda g: g[:, mine_h])
+        title = "embedding · vocab split" if name.startswith("Vocab") else "embedding · column split"
+        return {"mod": mod, "inp": ids, "up": parts["upstream"], "ref": ref[:2],
+                "shards": lambda: [(mod.weight.grad, mine(ref[2]))],
+                "grids": {title: (mod, emb.weight, 0 if name.startswith("Vocab") else 1)}}
+    logits = D.seeded(4, *x.shape[:-1], vocab, dtype=x.dtype, scale=3.0).to(dev)
+    target = D.seeded_ids(5, vocab, *x.shape[:-1]).to(dev)
+    ref = dense_grads(lambda t: F.cross_entropy(t.transpose(1, -1), target, reduction="none"), logits, [],
+                      torch.ones(x.shape[:-1], dtype=x.dtype, device=dev))
+    return {"mod": lambda t: cls(t, target), "inp": logits[..., mine_v], "up": torch.ones_like(ref[0]),
+            "ref": (ref[0], ref[1][..., mine_v]), "shards": lambda: [], "grids": {}}
+
+
+def layer(student: Any, name: str, parts: dict) -> dict:
+    """One layer built from the dense parts; its comm, its error vs dense, where its weights live."""
+    run = _experiment(student, name, parts)
+    inp = run["inp"]
     leaf = inp.detach().clone().requires_grad_(inp.is_floating_point())
-    call = (lambda t: mod(t, causal=True)) if name == "ParallelAttention" else mod
-    y, fwd, bwd = fwd_bwd(call, leaf, up)
-    diffs = {"output": diff(y, ref[0])}
+    y, fwd, bwd = fwd_bwd(run["mod"], leaf, run["up"])
+    diffs = {"output": diff(y, run["ref"][0])}
     if leaf.requires_grad:
-        diffs["input grad"] = diff(leaf.grad, ref[1])
-    if want:
-        diffs["weight-shard grad"] = max(diff(g, w) for g, w in zip(shard_grads(), want))
-    return {"fwd": comm_summary(fwd), "bwd": comm_summary(bwd), "diffs": diffs,
-            "grids": {title: {"shape": list(d.shape), "axis": axis, "owned": owned(s, d, axis)}
-                      for title, (s, d, axis) in grids.items()}}
+        diffs["input grad"] = diff(leaf.grad, run["ref"][1])
+    shards = run["shards"]()
+    if shards:
+        diffs["weight-shard grad"] = max(diff(g, w) for g, w in shards)
+    grids = {}
+    for title, (mod, dense, axis) in run["grids"].items():
+        shard = getattr(mod, "weight", mod)
+        grids[title] = {"shape": list(dense.shape if hasattr(dense, "shape") else dense.weight.shape), "axis": axis,
+                        "owned": owned(shard, getattr(dense, "weight", dense), axis)}
+    module = run["mod"]
+    weight = getattr(module, "weight", None)
+    return {"fwd": comm_summary(fwd), "bwd": comm_summary(bwd), "diffs": diffs, "grids": grids,
+            "weight_bytes": int(weight.numel() * weight.element_size()) if weight is not None else None}
 
 
 def student_block(student: Any, parts: dict) -> dict:
@@ -144,10 +159,16 @@ def student_block(student: Any, parts: dict) -> dict:
                        "mlp.fc1": mlp.fc1.weight.detach().cpu(), "mlp.fc2": mlp.fc2.weight.detach().cpu()}}
 
 
+def _torch_summary(log) -> dict:
+    """torch's logged collectives in the demo's format (kinds, and bytes by the ring model)."""
+    from aisys.parallel.tensor_parallel.demo_ranks import comm_summary as summary
+
+    return summary([{"op": op, "bytes": size, "reduce_op": "sum" if op == "all_reduce" else None}
+                    for op, size in log.records])
+
+
 def torch_block(parts: dict) -> dict:
     """The same block through torch: DenseBlock + parallelize_module on a 1-D DeviceMesh."""
-    from collections import Counter
-
     from aisys.parallel.tensor_parallel import torch_tp as T
     from aisys.parallel.tensor_parallel.dense import DenseBlock
 
@@ -162,10 +183,9 @@ def torch_block(parts: dict) -> dict:
         y = T.local(block(x))
     with T.TorchCollectives() as bwd:
         y.backward(parts["upstream"])
-    summary = [{"ops": dict(Counter(op for op, _ in log.records)), "bytes": log.total_bytes()} for log in (fwd, bwd)]
     shard = lambda p: T.local_shard(p).detach().cpu()  # noqa: E731 - a one-line helper
     return {"dense_out": ref.detach().cpu(), "dense_x_grad": ref_x.grad.cpu(), "out": y.detach().cpu(),
-            "x_grad": x.grad.cpu(), "fwd": summary[0], "bwd": summary[1],
+            "x_grad": x.grad.cpu(), "fwd": _torch_summary(fwd), "bwd": _torch_summary(bwd),
             "shards": {"attn.qkv": shard(block.attn.qkv.weight), "attn.out": shard(block.attn.out.weight),
                        "mlp.fc1": shard(block.mlp.fc1.weight), "mlp.fc2": shard(block.mlp.fc2.weight)}}
 
@@ -181,19 +201,18 @@ def loss_logits(size: dict):
 
 
 def student_loss(student: Any, size: dict) -> dict:
+    import torch
+
     world, rank, dev = _where()
     logits, target = loss_logits(size)
     shard = logits[:, _block(size["vocab"], world, rank)].to(dev).requires_grad_()
     loss, fwd, bwd = fwd_bwd(lambda t: student.get("vocab_parallel_cross_entropy")(t, target.to(dev)),
-                             shard, __import__("torch").ones(target.shape, device=dev))
+                             shard, torch.ones(target.shape, device=dev))
     return {"loss": loss.detach().cpu(), "fwd": comm_summary(fwd), "bwd": comm_summary(bwd)}
 
 
 def torch_loss(size: dict) -> dict:
     """torch's vocabulary-parallel cross entropy: `loss_parallel()` on a Shard(-1) DTensor."""
-    from collections import Counter
-
-    import torch
     import torch.nn.functional as F
     from torch.distributed.tensor import Shard, distribute_tensor
     from torch.distributed.tensor.parallel import loss_parallel
@@ -207,12 +226,14 @@ def torch_loss(size: dict) -> dict:
         first = len(log.records)       # distribute_tensor itself may talk: count only the loss
         with loss_parallel():
             loss = F.cross_entropy(dl, target.to(dev), reduction="none")
-    ops = Counter(op for op, _ in log.records[first:])
-    dense = F.cross_entropy(logits, target, reduction="none")
-    return {"loss": T.local(loss).detach().cpu(), "dense": dense, "fwd": {"ops": dict(ops)},
-            "dtype": str(torch.float32)}
+    log.records = log.records[first:]
+    return {"loss": T.local(loss).detach().cpu(), "dense": F.cross_entropy(logits, target, reduction="none"),
+            "fwd": _torch_summary(log)}
 
 
 def volume(student: Any, size: dict, world: int) -> dict:
+    from aisys.grading.shapes import require
+
     fn = student.get("tp_comm_volume")
-    return {"formula": fn(size["batch"], size["seq"], size["hidden"], 1, world)}
+    return {"formula": require(fn(size["batch"], size["seq"], size["hidden"], 1, world), dict, "tp_comm_volume",
+                               "a dict with keys all_reduces, bytes, ring_bytes_per_rank")}

@@ -53,6 +53,23 @@ def seeded_embedding(seed: int, vocab: int, dim: int, dtype: torch.dtype = torch
     return emb
 
 
+def seeded_layer_norm(seed: int, hidden: int, affine: bool = True, dtype: torch.dtype = torch.float64
+                      ) -> nn.LayerNorm:
+    """nn.LayerNorm(hidden) with a weight near 1 and a bias near 0 drawn from `seed` (a dropped
+    weight or bias shows)."""
+    norm = nn.LayerNorm(hidden, elementwise_affine=affine, dtype=dtype)
+    if affine:
+        with torch.no_grad():
+            norm.weight.copy_(1 + seeded(seed, hidden, dtype=dtype, scale=0.3))
+            norm.bias.copy_(seeded(seed + 1, hidden, dtype=dtype, scale=0.3))
+    return norm
+
+
+def sequence_mlp(norm: nn.LayerNorm, fc1: nn.Linear, fc2: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """The dense pre-LayerNorm MLP sublayer that SequenceParallelMLP splits: x + fc2(GeLU(fc1(LN(x))))."""
+    return x + fc2(F.gelu(fc1(norm(x))))
+
+
 def causal_mask(seq: int) -> torch.Tensor:
     """Boolean mask for nn.MultiheadAttention: True where a query may NOT look (the future)."""
     return torch.ones(seq, seq, dtype=torch.bool).triu(1)
