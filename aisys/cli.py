@@ -55,7 +55,8 @@ def lab_list(labs_dir: Path | None) -> None:
     from aisys.workspace import resolve_labs_dir
 
     progress = load_progress(resolve_labs_dir(labs_dir))
-    table = Table(title="aisys labs", title_justify="left")
+    table = Table(title="aisys labs", title_justify="left",
+                  caption="status: your score at your last `aisys check` of that lab", caption_justify="left")
     for column in ("#", "slug", "title", "标题", "exercises", "points", "status"):
         table.add_column(column, no_wrap=column in ("#", "slug", "status", "标题"))
     for item in LABS:
@@ -66,7 +67,7 @@ def lab_list(labs_dir: Path | None) -> None:
             done = mine["score"] >= item.max_score
             status = f"[{'green' if done else 'yellow'}]{mine['score']:g}/{item.max_score:g}[/]"
         else:
-            status = "not checked"
+            status = "[dim]–[/]"
         table.add_row(f"{item.number:02d}", item.slug, item.title_en, item.title_zh,
                       str(len(item.exercises)), f"{item.max_score:g}", status)
     _console().print(table)
