@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from aisys.grading.isolation import bubblewrap_works
 from aisys.grading.roster import find_submissions, materialize
 from aisys.grading.staging import stage
-from conftest import REPO, STUBS, run_cli
+from conftest import REPO, STUBS, cli_env, run_cli
 
 GRAPH = "01_graph"
 
@@ -91,30 +92,25 @@ def test_zips_never_extract_outside_or_through_links(tmp_path):
     assert "01_graph/functions.py" not in staged.copied
 
 
+def _doc_block(text: str, after: str, lang: str) -> str:
+    start = text.index(f"```{lang}\n", text.index(after)) + len(lang) + 4
+    return text[start:text.index("```", start)]
+
+
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    """Five students on lab 01: complete, half done, broken, a copy of the reference, hostile."""
+def walkthrough(tmp_path_factory):
+    """docs/class.md's walk-through, run as written from the repository's root."""
     works, why = bubblewrap_works()
     if not works:
         pytest.skip(f"grade-class grades untrusted code and needs kernel isolation here: {why}")
+    doc = (REPO / "docs" / "class.md").read_text()
+    script = _doc_block(doc, "## 3. The walk-through", "bash")
     root = tmp_path_factory.mktemp("class")
-    subs = root / "submissions"
-    _solved(subs / "complete" / "labs" / GRAPH)
-    (subs / "complete" / "labs" / GRAPH / "graphs.py").write_text(     # a different, correct style
-        (REPO / "solutions" / GRAPH / "graphs.py").read_text().replace("deque(", "deque(list(", 1)
-        .replace("if degree == 0)", "if degree == 0))", 1))
-    _solved(subs / "half" / GRAPH, files=("tensors.py",))
-    _solved(subs / "broken" / GRAPH)
-    (subs / "broken" / GRAPH / "functions.py").write_text("def broken(:\n")
-    _solved(subs / "=copy" / GRAPH)                                  # and a formula-looking name
-    _solved(subs / "hostile" / GRAPH)
-    (subs / "hostile" / GRAPH / "tensors.py").write_text(
-        "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept Exception:\n    pass\n"
-        "def row_major_strides(shape):\n    raise ValueError('\\x1b[2J\\x1b]0;pwned\\x07 [red]x[/red] \\ud800')\n")
-    out = root / "out"
-    proc = run_cli("grade-class", str(subs), "graph", "--output-dir", str(out), "--seed", "5", "--jobs", "2",
-                   timeout=600)
-    return subs, out, proc
+    prelude = f'aisys() {{ "{sys.executable}" -m aisys "$@"; }}\nset -e\n'
+    proc = subprocess.run(["bash", "-c", prelude + script], cwd=REPO, capture_output=True, text=True, timeout=900,
+                          env=cli_env({"CLASS": str(root), "COLUMNS": "100"}))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return doc, root, proc
 
 
 def _grades(out: Path) -> dict[str, dict]:
@@ -123,65 +119,71 @@ def _grades(out: Path) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_the_gradebook_has_one_row_per_student_with_the_right_totals(graded_class):
-    subs, out, proc = graded_class
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    grades = _grades(out)
-    assert set(grades) == {"complete", "half", "broken", "'=copy", "hostile"}
+def test_the_walkthrough_gives_the_gradebook_the_docs_show(walkthrough):
+    doc, root, proc = walkthrough
+    quoted = list(csv.DictReader(io.StringIO(_doc_block(doc, "The gradebook", "text"))))
+    grades = _grades(root / "grades")
+    assert {r["student"]: r["total"] for r in quoted} == {k: v["total"] for k, v in grades.items()}
     header = list(next(iter(grades.values())))
     assert header[0] == "student" and header[-1] == "total" and "lab 01 graph" in header
-    assert float(grades["complete"]["total"]) == 100 and float(grades["'=copy"]["total"]) == 100
-    assert float(grades["half"]["total"]) == 30 and float(grades["half"]["01 graph: tensor_info"]) == 10
-    assert float(grades["broken"]["01 graph: MyReLU"]) == 0 and float(grades["broken"]["total"]) == 80
-    assert float(grades["hostile"]["01 graph: row_major_strides"]) == 0
-    assert float(grades["hostile"]["total"]) == 70, "the hostile student's other files still count"
+    assert float(grades["lin"]["01 graph: tensor_info"]) == 10 and float(grades["sam"]["01 graph: MyReLU"]) == 0
     for row in grades.values():
         parts = sum(float(v) for k, v in row.items() if ": " in k)
         assert abs(parts - float(row["total"])) < 1e-6
 
 
 @pytest.mark.slow
-def test_every_format_per_student_and_staff_only_flags(graded_class):
-    subs, out, proc = graded_class
-    for student in ("complete", "half", "broken", "copy", "hostile"):
+def test_every_format_per_student_and_staff_only_flags(walkthrough):
+    _, root, _ = walkthrough
+    out = root / "grades"
+    for student in ("ada", "grace", "lin", "sam", "eve"):
         folder = out / "students" / student
         assert {p.name for p in folder.iterdir()} >= {"report.json", "report.xml", "results.json", "report.txt"}
-    copy = json.loads((out / "students" / "copy" / "report.json").read_text())
-    assert len(copy["extra"]["matches_reference"]) == 8, "a copy of the reference is flagged"
-    assert json.loads((out / "students" / "complete" / "report.json").read_text())["extra"]["matches_reference"] \
-        != copy["extra"]["matches_reference"]
-    junit = (out / "students" / "copy" / "report.xml").read_text()
-    assert 'name="seed"' not in junit, "a secret seed never reaches JUnit"
-    text = (out / "students" / "hostile" / "report.txt").read_text()
-    assert "\x1b" not in text and "\ud800" not in text and "[red]x[/red]" in text
+    report = lambda who: json.loads((out / "students" / who / "report.json").read_text())   # noqa: E731
+    assert len(report("grace")["extra"]["matches_reference"]) == 8, "a copy of the reference is flagged"
+    assert report("ada")["extra"]["matches_reference"] == [], "her own names: no flag"
+    assert 'name="seed"' not in (out / "students" / "grace" / "report.xml").read_text()
+    text = (out / "students" / "eve" / "report.txt").read_text()
+    assert "\x1b" not in text and "[green]passed[/]" in text and "31415926" not in text
 
 
 @pytest.mark.slow
-def test_the_summary_is_printed_and_written_as_one_page(graded_class):
-    subs, out, proc = graded_class
+def test_the_summary_is_printed_and_written_as_one_page(walkthrough):
+    _, root, proc = walkthrough
+    out = root / "grades"
     assert "class summary — 5 students" in proc.stdout and "most common failing case" in proc.stdout
-    assert "eta" in proc.stderr and "students" in proc.stderr
+    assert "eta" in proc.stderr and "5/5" in proc.stderr
     page = (out / "summary.html").read_text()
     assert "<svg" in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "<script" not in page and "<td>=copy</td>" in page
+    assert "<script" not in page and "<td>grace</td>" in page
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium)")
     dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--no-first-run", f"--user-data-dir={out / '.chromium'}", "--dump-dom",
+                          "--no-first-run", f"--user-data-dir={root / '.chromium'}", "--dump-dom",
                           (out / "summary.html").as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count('class="bin"') == 10 and dom.stdout.count("<tr>") >= 1 + 8 + 1 + 5
 
 
 @pytest.mark.slow
-def test_a_rerun_reuses_unchanged_students_and_regrades_changed_ones(graded_class):
-    subs, out, _ = graded_class
-    (subs / "half" / GRAPH / "functions.py").write_text((REPO / "solutions" / GRAPH / "functions.py").read_text())
-    proc = run_cli("grade-class", str(subs), "graph", "--output-dir", str(out), "--seed", "5", timeout=600)
+def test_a_rerun_reuses_unchanged_students_and_regrades_changed_ones(walkthrough):
+    _, root, _ = walkthrough
+    subs, out = root / "submissions", root / "grades"
+    shutil.copyfile(REPO / "solutions" / GRAPH / "functions.py", subs / "lin" / "functions.py")
+    proc = run_cli("grade-class", str(subs), "graph", "--output-dir", str(out), "--seed-file", str(root / "seed.txt"),
+                   timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("unchanged, reused") == 4
-    assert float(_grades(out)["half"]["total"]) == 50
+    assert float(_grades(out)["lin"]["total"]) == 50
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_gradebook():
+    from aisys.catalog import find_lab
+    from aisys.grading.gradebook import Row, grades_csv
+
+    text = grades_csv([Row("=HYPERLINK(1)", None), Row("+1", None)], [find_lab("graph")])
+    assert "\n'=HYPERLINK(1)," in text and "\n'+1," in text
 
 
 def test_grade_class_refuses_bad_input_in_one_line(tmp_path):

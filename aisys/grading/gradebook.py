@@ -97,7 +97,7 @@ def summarize(rows: list[Row], labs: list[Lab], only: dict[str, set[str]] | None
             for case in _cases(row.report, lab, ex.name):
                 if case.status != "passed":
                     status = "not started" if case.status == "not_implemented" else case.status
-                    said = case.message.strip().splitlines()[0][:120] if case.message.strip() else ""
+                    said = _gist(case.message.replace(f"{row.student}: ", ""))
                     failures[f"{case.id}: {status}" + (f": {said}" if said and said != status else "")] += 1
                     break                       # one per student: "how many students hit this"
         common, count = failures.most_common(1)[0] if failures else ("", 0)
@@ -109,6 +109,14 @@ def summarize(rows: list[Row], labs: list[Lab], only: dict[str, set[str]] | None
             common_failure=common, common_count=count))
     summary.histogram = histogram(totals, max_total, bins)
     return summary
+
+
+def _gist(message: str) -> str:
+    """One line of a message: for a traceback its last line (the exception), else its first."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return (lines[-1] if lines[0].startswith("File ") else lines[0])[:120]
 
 
 def _cases(report: Report | None, lab: Lab, exercise: str) -> list:
