@@ -54,7 +54,7 @@ def render(name: str) -> str:
             proc = subprocess.run([sys.executable, "-m", "aisys", *args], cwd=root, capture_output=True,
                                   text=True, env=env, timeout=600)
             lines = proc.stdout.replace(str(root), "~/aisys").rstrip().splitlines()
-            lines = [line.rstrip() for line in lines]
+            lines = [line.rstrip() for line in lines if not line.startswith("isolation:")]   # per machine
             if name in HEAD_LINES and len(lines) > HEAD_LINES[name]:
                 lines = lines[: HEAD_LINES[name]] + ["…"]
             out.append("$ aisys " + " ".join(args) + "\n" + "\n".join(lines))
