@@ -21,11 +21,11 @@ def _suite(lab):
         pytest.skip(f"lab {lab.slug}'s checks do not import yet ({type(err).__name__}: {err})")
 
 
-def _inputs(cases) -> dict[str, list[str]]:
-    """exercise → its cases' inputs, canonical JSON, in plan order."""
-    out: dict[str, list[str]] = {}
+def _inputs(cases) -> dict[str, dict[str, str]]:
+    """exercise → {case id: its inputs as canonical JSON}."""
+    out: dict[str, dict[str, str]] = {}
     for case in cases:
-        out.setdefault(case.exercise, []).append(json.dumps(case.inputs, sort_keys=True))
+        out.setdefault(case.exercise, {})[case.id] = json.dumps(case.inputs, sort_keys=True)
     return out
 
 
@@ -37,22 +37,21 @@ def test_same_seed_same_plan(lab):
 
 @pytest.mark.parametrize("lab", READY, ids=[lab.slug for lab in READY])
 def test_different_seeds_change_every_randomized_case(lab):
-    """A case is randomized when its inputs vary with the seed. Each must differ between the
-    public seed and (almost) every secret one — a small input space may collide once — and
-    each exercise's inputs as a whole must differ between any two seeds."""
+    """Each exercise's inputs as a whole must differ between any two seeds; a randomized case
+    (its inputs differ on nearly every seed) must differ between the public seed and (almost)
+    every secret one. Corner cases every seed meets may repeat: they are there for coverage."""
     suite = _suite(lab)
     plans = {seed: _inputs(suite.plan(seed)) for seed in SEEDS}
     for exercise in plans[0]:
-        per_seed = {seed: plans[seed].get(exercise, []) for seed in SEEDS}
-        assert len({json.dumps(v) for v in per_seed.values()}) == len(SEEDS), \
+        per_seed = {seed: plans[seed].get(exercise, {}) for seed in SEEDS}
+        assert len({json.dumps(v, sort_keys=True) for v in per_seed.values()}) == len(SEEDS), \
             f"{lab.slug}/{exercise}: two seeds give the same inputs — hidden inputs would not be hidden"
-        count = min(len(v) for v in per_seed.values())
-        for i in range(count):
-            values = [per_seed[seed][i] for seed in SEEDS]
-            if len(set(values)) == 1:
-                continue                                   # a fixed case (the article's example)
+        for case_id in set.intersection(*(set(v) for v in per_seed.values())):
+            values = [per_seed[seed][case_id] for seed in SEEDS]
+            if len(set(values)) < len(SEEDS) - 1:
+                continue       # a corner every seed meets (fixed, or drawn from a handful of shapes)
             same_as_public = sum(v == values[0] for v in values[1:])
-            assert same_as_public <= 1, f"{lab.slug}/{exercise} case {i}: the secret seeds repeat the public inputs"
+            assert same_as_public <= 1, f"{lab.slug}/{exercise} {case_id}: the secret seeds repeat the public inputs"
 
 
 @pytest.mark.slow

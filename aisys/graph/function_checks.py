@@ -62,7 +62,9 @@ class _FunctionCheck(ExerciseCheck):
                                                  "gb": draw([6])}, 2),
                   Case("grad-shared-with-a-branch", {"kind": "shared", "x": both_signs(5).round(3).tolist(),
                                                      "g": draw([5])}, 2),
-                  Case("empty", {"kind": "single", "x": [], "g": []}),
+                  # an empty tensor beside a real one: only code that is right on both passes
+                  Case("empty", {"kind": "pair", "x": [], "b": both_signs(3).round(3).tolist(), "g": [],
+                                 "gb": draw([3])}),
                   Case("scalar", {"kind": "single", "x": float(np.round(rng.normal(), 3)), "g": 1.5})]
         if self.exercise == "MyReLU":
             cases.append(Case("at-zero", {"kind": "single", "x": [-1.0, 0.0, 0.0, 2.0], "g": [1.0, 2.0, 3.0, 4.0]}))
