@@ -29,24 +29,22 @@ pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="n
               pytest.mark.skipif(not _WORKS, reason=f"no kernel isolation here ({_WHY}): the hostile "
                                                     "suite grades untrusted code, which refuses without it")]
 HOSTILE = REPO / "tests" / "hostile"
-TIMEOUT = 20          # --timeout for every run: the infinite loops are ended by it
+TIMEOUT = 14          # --timeout for every run: the infinite loops are ended by it
 BOUND = TIMEOUT * 3 + 40
 SECRET = "918273645546372819"
 CANARY = f"canary-{uuid.uuid4().hex}"
 NAMES = sorted(p.name for p in HOSTILE.iterdir() if p.is_dir())
-FORMAT = {"os_exit_at_import": "gradescope", "exit_at_import": "junit", "kill_own_group": "junit"}
-# (submission, format, extra arguments): every submission once, and the report-crashing ones in every format
-RUNS = [(n, FORMAT.get(n, "json"), ()) for n in NAMES] + \
-    [("surrogates", f, ()) for f in ("gradescope", "junit", "text")] + \
-    [("ansi_escapes", "terminal", ()), ("leak_seed", "junit", ("--seed", SECRET)),
-     ("leak_seed", "gradescope", ("--seed", SECRET))]
-SLOW = {"infinite_loop", "deadlocked_collective", "rank_raises", "memory_bomb", "fork_loop", "spawn_loop",
-        "wipe_neighbours", "escape_setsid"}
+FORMATS = ("json", "gradescope", "junit", "text")
+# vectors only a single `aisys check` run has: the seed on its command line, its terminal output,
+# its --output path: (submission, format, extra arguments)
+CLI_RUNS = [("ansi_escapes", "terminal", ()), ("leak_seed", "junit", ("--seed", SECRET)),
+            ("write_report", "json", ()), ("os_exit_at_import", "gradescope", ())]
+RUNS = [(name, fmt, ()) for name in NAMES for fmt in FORMATS] + CLI_RUNS
 
 
 def _id(run) -> str:
     name, fmt, extra = run
-    return f"{name}-{fmt}" + ("-cmdline-seed" if extra else "")
+    return f"{name}-{fmt}" + ("-cli" if (name, fmt, extra) in CLI_RUNS else "")
 
 
 def _lab_of(name: str):
@@ -83,51 +81,82 @@ def _host_state(outside: Path) -> dict:
             "outside": sorted(os.listdir(outside))}
 
 
-def _submission(name: str, root: Path, outside: Path, report: Path) -> Path:
+def _submission(name: str, dest: Path, outside: Path, report: Path) -> Path:
+    """The lab's stubs with the hostile files laid over them, placeholders filled in."""
     lab = _lab_of(name)
-    sub = root / "submission"
-    shutil.copytree(STUBS / lab.folder, sub / lab.folder, ignore=shutil.ignore_patterns("*.md", "__pycache__"))
+    shutil.copytree(STUBS / lab.folder, dest / lab.folder, ignore=shutil.ignore_patterns("*.md", "__pycache__"))
     for src in (HOSTILE / name).rglob("*.py"):
         text = src.read_text().replace("@REPORT@", str(report)).replace("@OUTSIDE@", str(outside))
-        (sub / src.relative_to(HOSTILE / name)).write_text(text)
-    return sub
+        (dest / src.relative_to(HOSTILE / name)).write_text(text)
+    return dest
 
 
-def _grade(run, root: Path, outside: Path) -> dict:
+def _env() -> dict:
+    return cli_env({"AISYS_CHECK_MEMORY_MB": "1536", "AISYS_TEST_CANARY": CANARY, "COLUMNS": "100"})
+
+
+def _class(lab, root: Path, outside: Path, seed_file: Path) -> dict:
+    """Every submission attacking `lab`, graded as one class (three at a time): each is a student."""
+    subs = root / "submissions"
+    for name in NAMES:
+        if _lab_of(name).slug == lab.slug:
+            _submission(name, subs / name, outside, root / "grades" / "students" / name / "report.json")
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "aisys", "grade-class", str(subs), lab.slug, "--seed-file",
+                           str(seed_file), "--output-dir", str(root / "grades"), "--jobs", "3",
+                           "--timeout", str(TIMEOUT)], cwd=root, capture_output=True, text=True,
+                          timeout=BOUND * 4, env=_env(), start_new_session=True)
+    return {"proc": proc, "elapsed": time.monotonic() - started, "grades": root / "grades", "lab": lab}
+
+
+def _check_once(run, root: Path, outside: Path, seed_file: Path) -> dict:
     name, fmt, extra = run
     lab = _lab_of(name)
     report = root / "out" / "report"
-    sub = _submission(name, root, outside, report)
-    seed_file = root / "seed"
-    seed_file.write_text(SECRET + "\n")
+    sub = _submission(name, root / "submission", outside, report)
     seed = list(extra) or ["--seed-file", str(seed_file)]
     args = [sys.executable, "-m", "aisys", "check", lab.slug, "--submission", str(sub), *seed,
             "--timeout", str(TIMEOUT)]
     if fmt != "terminal":
         args += ["--format", fmt, "--output", str(report)]
-    env = cli_env({"AISYS_CHECK_MEMORY_MB": "1536", "AISYS_TEST_CANARY": CANARY})
     started = time.monotonic()
-    proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=BOUND + 60, env=env,
+    proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=BOUND + 60, env=_env(),
                           start_new_session=True)
     text = proc.stdout if fmt == "terminal" else (report.read_text() if report.is_file() else "")
     return {"proc": proc, "elapsed": time.monotonic() - started, "text": text, "fmt": fmt, "lab": lab}
 
 
+FILE_OF = {"json": "report.json", "gradescope": "results.json", "junit": "report.xml", "text": "report.txt"}
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
     outside = tmp_path_factory.mktemp("outside")
+    seed_file = tmp_path_factory.mktemp("seed") / "seed"
+    seed_file.write_text(SECRET + "\n")
     before_pids, before = _guarded_processes(), _host_state(outside)
     honest = subprocess.Popen([sys.executable, "-m", "aisys", "check", "--solutions", "--format", "json",
                                "--timeout", "240"], cwd=REPO, env=cli_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    ordered = sorted(RUNS, key=lambda r: r[0] not in SLOW)     # the ones that mostly wait start first
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {_id(r): pool.submit(_grade, r, tmp_path_factory.mktemp(_id(r)), outside) for r in ordered}
-        runs = {key: f.result() for key, f in futures.items()}
+    labs = sorted({_lab_of(name).slug: _lab_of(name) for name in NAMES}.values(), key=lambda l: -l.number)
+    with ThreadPoolExecutor(max_workers=len(labs) + 1) as pool:
+        classes = {lab.slug: pool.submit(_class, lab, tmp_path_factory.mktemp(lab.slug), outside, seed_file)
+                   for lab in labs}
+        singles = {_id(r): pool.submit(_check_once, r, tmp_path_factory.mktemp(_id(r)), outside, seed_file)
+                   for r in CLI_RUNS}
+        classes = {slug: f.result() for slug, f in classes.items()}
+        runs = {key: f.result() for key, f in singles.items()}
+    for name in NAMES:
+        graded = classes[_lab_of(name).slug]
+        for fmt in FORMATS:
+            path = graded["grades"] / "students" / name / FILE_OF[fmt]
+            runs[_id((name, fmt, ()))] = {"proc": graded["proc"], "elapsed": graded["elapsed"], "fmt": fmt,
+                                          "lab": graded["lab"], "text": path.read_text() if path.is_file() else "",
+                                          "class": True}
     out, err = honest.communicate(timeout=900)
     time.sleep(1.0)
-    print("hostile runs:", {k: round(r["elapsed"], 1) for k, r in runs.items()})
-    return {"runs": runs, "honest": (honest.returncode, out, err), "outside": outside,
+    print("hostile classes:", {k: round(v["elapsed"], 1) for k, v in classes.items()})
+    return {"runs": runs, "classes": classes, "honest": (honest.returncode, out, err), "outside": outside,
             "before": before, "after": _host_state(outside),
             "leftovers": _guarded_processes() - before_pids}
 
@@ -152,9 +181,11 @@ def _messages(report: dict) -> str:
 def test_hostile_submission_earns_nothing(run, world):
     result = world["runs"][_id(run)]
     proc, fmt, lab = result["proc"], result["fmt"], result["lab"]
-    assert proc.returncode == 1, f"exit {proc.returncode}; stderr:\n{proc.stderr[-2000:]}"
+    expected_exit = 0 if result.get("class") else 1       # grade-class: the class was graded
+    assert proc.returncode == expected_exit, f"exit {proc.returncode}; stderr:\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert result["elapsed"] < BOUND, f"took {result['elapsed']:.0f} s"
+    assert result["elapsed"] < BOUND * (3 if result.get("class") else 1), f"took {result['elapsed']:.0f} s"
+    assert result["text"], "no report written"
     if fmt == "gradescope":
         data = json.loads(result["text"])
         validate_gradescope(data, [lab])
