@@ -144,3 +144,47 @@ def single_process_losses(model: nn.Module, seed: int, steps: int, batch: int, l
         opt.step()
         losses.append(float(loss.detach()))
     return losses
+
+
+class StackBlock(nn.Module):
+    """One FSDP unit: a square linear layer, a LayerNorm, tanh, and a residual connection."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.tanh(self.norm(self.fc(x)))
+
+
+def make_stack(seed: int, width: int = 128, depth: int = 6, d_in: int = 8, d_out: int = 4) -> nn.Sequential:
+    """Units for FSDP: Linear(d_in, width), `depth` StackBlocks, Linear(width, d_out).
+
+    The weight matrices dominate memory (width² floats per block), so a unit's full
+    weights stand out against the activations of a small batch.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(nn.Linear(d_in, width), *[StackBlock(width) for _ in range(depth)], nn.Linear(width, d_out))
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            tensor.copy_((torch.rand(tensor.shape, generator=generator) - 0.5) * (2.0 / tensor.shape[-1] ** 0.5)
+                         if tensor.ndim > 1 else torch.rand(tensor.shape, generator=generator) * 0.2
+                         + (1.0 if name.endswith("norm.weight") else -0.1))
+    return model
+
+
+def train_cast_single_process(model: nn.Module, batches: list[tuple], lr: float, dtype=None) -> dict:
+    """FSDP's ground truth: full-batch momentum SGD in one process, computing with every
+    weight and input cast to `dtype` (None: fp32) while the fp32 weights are updated."""
+    opt = MomentumSGD(model.parameters(), lr)
+    for x, y in batches:
+        opt.zero_grad()
+        if dtype is None:
+            out = model(x)
+        else:
+            cast = {name: p.to(dtype) for name, p in model.named_parameters()}
+            out = torch.func.functional_call(model, cast, (x.to(dtype),))
+        F.mse_loss(out.float(), y).backward()
+        opt.step()
+    return {name: p.detach().numpy() for name, p in model.named_parameters()}
