@@ -104,14 +104,16 @@ class RingAllReduce(ExerciseCheck):
         with comm.comm_log().capture() as records:
             returned = fn(tensor)
         require(returned, torch.Tensor, "ring_all_reduce", "the summed tensor")
-        sends = [int(r["bytes"]) for r in records if r["op"] == "send"]
-        return {"returned": returned, "in_place": tensor, "ops": sorted({str(r["op"]) for r in records}),
-                "sends": sends, "element_size": int(tensor.element_size())}
+        return {"returned": returned, "in_place": tensor,
+                "others": sorted({str(r["op"]) for r in records} - {"send", "recv"}),
+                "sends": [int(r["bytes"]) for r in records if r["op"] == "send"],
+                "recvs": [int(r["bytes"]) for r in records if r["op"] == "recv"], "element_size": int(tensor.element_size())}
 
     def judge(self, case, output):
         world, shape = case.inputs["world"], case.inputs["shape"]
         verdict = expect(output, per_rank(dict_of({"returned": array(tuple(shape)), "in_place": array(tuple(shape)),
-                                                   "ops": list_of(STR), "sends": list_of(INT), "element_size": INT}),
+                                                   "others": list_of(STR), "sends": list_of(INT),
+                                                   "recvs": list_of(INT), "element_size": INT}),
                                           world), "what ring_all_reduce did")
         if not verdict.passed:
             return verdict
@@ -125,20 +127,24 @@ class RingAllReduce(ExerciseCheck):
                                           what=f"rank {rank}'s input tensor (it should hold the sum in place)"))
             if not verdict.passed:
                 return verdict
-            extra = set(out["ops"]) - {"send", "recv"}
-            if extra:
-                return fail(f"rank {rank} used {', '.join(sorted(extra))}: the ring may only send and receive")
+            if out["others"]:
+                return fail(f"rank {rank} used {', '.join(out['others'])}: the ring may only send and receive")
             if out["element_size"] != size:
                 return fail(f"rank {rank} reported a different element size than rank 0")
-            if len(out["sends"]) != 2 * (world - 1):
-                return fail(f"rank {rank} sent {len(out['sends'])} messages; a ring of {world} sends one chunk per "
-                            f"step: {world - 1} steps of reduce-scatter + {world - 1} of all-gather")
+            if len(out["sends"]) != 2 * (world - 1) or len(out["recvs"]) != 2 * (world - 1):
+                return fail(f"rank {rank} sent {len(out['sends'])} and received {len(out['recvs'])} messages; in a "
+                            f"ring of {world} each rank sends and receives one chunk per step: {world - 1} steps of "
+                            f"reduce-scatter + {world - 1} of all-gather")
             sent = sum(out["sends"])
             low, high = 2 * (world - 1) * (n // world) * size, 2 * (world - 1) * -(-n // world) * size
             if not low <= sent <= high:    # exact when world divides n
                 return fail(f"rank {rank} sent {sent} bytes; a ring sends 2(N-1)/N·n elements per rank (chunks of "
                             "about n/N), through comm.isend/comm.send")
             total += sent
+        sends, recvs = [out["sends"] for out in output], [out["recvs"] for out in output]
+        if not any(all(recvs[r] == sends[(r - side) % world] for r in range(world)) for side in (1, -1)):
+            return fail("the messages do not go round a ring: each rank should receive, step by step, exactly what "
+                        "its neighbour on one side sent (chunk by chunk)")
         if total != 2 * (world - 1) * n * size:
             return fail(f"the ranks sent {total} bytes together; in a ring every chunk travels N-1 hops in each "
                         "phase, 2(N-1)·n elements in all — some message was not one chunk of an N-way split")

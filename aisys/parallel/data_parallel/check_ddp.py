@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 
 from aisys.grading.compare import close
-from aisys.grading.shapes import BOOL, INT, array, dict_of, expect, list_of, mapping, per_rank
+from aisys.grading.shapes import BOOL, INT, NUMBER, array, dict_of, expect, list_of, mapping, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 
-STEP = dict_of({"reduce_bytes": list_of(INT), "early": INT, "before_last_gradient": INT, "waited_in_backward": INT,
+STEP = dict_of({"loss": NUMBER, "reduce_bytes": list_of(INT), "early": INT, "before_last_gradient": INT, "waited_in_backward": INT,
                 "all_async": BOOL})
 
 
@@ -36,13 +36,14 @@ def train_on_rank(case: Case, wrap) -> dict:
         opt.zero_grad()
         computed.clear()
         with comm.comm_log().capture() as records:
-            F.mse_loss(ddp(x), y).backward()
+            loss = F.mse_loss(ddp(x), y)
+            loss.backward()
             backward_end = time.perf_counter()
             ddp.sync_gradients()
         opt.step()
         reduces = [r for r in records if r["op"] == "all_reduce"]
         last_gradient = max(computed, default=backward_end)
-        steps.append({"reduce_bytes": [r["bytes"] for r in reduces],
+        steps.append({"loss": float(loss.detach()), "reduce_bytes": [r["bytes"] for r in reduces],
                       "early": sum(r["start"] < backward_end for r in reduces),
                       "before_last_gradient": sum(r["start"] < last_gradient for r in reduces),
                       "waited_in_backward": sum(r["end"] is not None and r["end"] < backward_end for r in reduces),
@@ -61,8 +62,15 @@ def judge_training(case: Case, output: list) -> object:
     verdict = expect(output, shape, "what DDP training returned")
     if not verdict.passed:
         return verdict
-    truth = state_arrays(train_single_process(model, toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"]))
+    model, losses = train_single_process(model, toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"],
+                                         world=p["world"])
+    truth = state_arrays(model)
     for rank, out in enumerate(output):
+        for step, info in enumerate(out["steps"]):
+            verdict = close(info["loss"], losses[step][rank], rtol=1e-4, atol=1e-6,
+                            what=f"rank {rank}'s loss on its shard of the batch at step {step}")
+            if not verdict.passed:
+                return verdict
         for name, want in truth.items():
             verdict = close(out["state"][name], want, rtol=1e-4, atol=1e-5,
                             what=f"rank {rank}'s {name} after {p['steps']} steps, compared with one process "

@@ -9,14 +9,14 @@ each unit's output in the compute dtype. Memory is measured on the rank (`mempro
 from __future__ import annotations
 
 from aisys.grading.compare import close, magnitude
-from aisys.grading.shapes import BOOL, INT, NUMBER, STR, Shape, array, dict_of, expect, list_of, mapping, per_rank
+from aisys.grading.shapes import BOOL, INT, NUMBER, STR, array, dict_of, expect, list_of, mapping, per_rank, tuple_of
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 
 DTYPES = {"float32": None, "bfloat16": "bfloat16", "float16": "float16"}
 TOLERANCE = {"float32": (1e-5, 1e-6), "bfloat16": (3e-2, 2e-2), "float16": (5e-3, 3e-3)}
 SLACK = 8 * 1024            # bytes of heap noise allowed per memory sample
-WORD = Shape("a number or a str", lambda v, path: None if isinstance(v, str) or NUMBER.problem(v, path) is None
-             else f"{path} should be a number or a str, got {type(v).__name__}")
+EVENT = tuple_of(STR, INT, STR)       # [what, unit index or bytes, reduce op]
+SAMPLE = tuple_of(STR, INT)           # [label, live bytes above the step's start]
 
 
 def _dtype(name: str | None):
@@ -69,12 +69,14 @@ class FSDPCheck(ExerciseCheck):
             trace.start()
             with comm.comm_log().capture() as records:
                 out = require(wrapped(x), torch.Tensor, "FSDP's forward", "a tensor")
+                loss = F.mse_loss(out.float(), y)
                 trace.point("backward")
-                F.mse_loss(out.float(), y).backward()
+                loss.backward()
                 trace.point("sync")
                 wrapped.finish_gradient_synchronization()
                 trace.point("synced")
-            steps.append({"events": trace.events(records), "memory": trace.memory(), "out_dtype": str(out.dtype),
+            steps.append({"loss": float(loss.detach()), "events": trace.events(records), "memory": trace.memory(),
+                          "out_dtype": str(out.dtype),
                           "grads": gradient_problem(list(model.named_parameters()))})
             opt.step()
         trace.remove()
@@ -94,7 +96,7 @@ class FSDPCheck(ExerciseCheck):
         model = make_stack(p["seed"], width=p["width"], depth=p["depth"])
         names = [n for n, _ in model.named_parameters()]
         shapes = {n: tuple(q.shape) for n, q in model.named_parameters()}
-        step = dict_of({"events": list_of(list_of(WORD, 3)), "memory": list_of(list_of(WORD, 2)),
+        step = dict_of({"loss": NUMBER, "events": list_of(EVENT), "memory": list_of(SAMPLE),
                         "out_dtype": STR, "grads": STR})
         shape = per_rank(dict_of({"local": mapping(INT, keys=names), "stable": BOOL,
                                   "steps": list_of(step, p["steps"]),
@@ -102,6 +104,8 @@ class FSDPCheck(ExerciseCheck):
         verdict = expect(output, shape, "what FSDP training returned")
         if not verdict.passed:
             return verdict
+        if len({bool(info["memory"]) for out in output for info in out["steps"]}) > 1:
+            return fail("memory was measured on some ranks or steps and not on others")
         for rank, out in enumerate(output):
             verdict = self._judge_rank(case, rank, out, shapes, model)
             if not verdict.passed:
@@ -132,6 +136,9 @@ class FSDPCheck(ExerciseCheck):
             verdict = judge_structure(where, info["events"], model, shapes, sharded, p["dtype"], world)
             if not verdict.passed:
                 return verdict
+        labels = [f"{what}:{i}" for what, i in expected_marks(len(units_of(model)))]
+        if any(info["memory"] and [label for label, _ in info["memory"]] != labels for info in out["steps"]):
+            return fail(f"rank {rank}: the memory samples do not follow the units' forward and backward")
         measured = [judge_memory(f"rank {rank}, step {i}", info["memory"], model, out["local"], p["dtype"])
                     for i, info in enumerate(out["steps"]) if i and info["memory"]]   # step 0 warms caches up
         if measured and not any(v.passed for v in measured):      # a leak shows in every step, noise does not
@@ -139,14 +146,20 @@ class FSDPCheck(ExerciseCheck):
         return PASS
 
     def _judge_values(self, case, output, names):
-        from aisys.parallel.data_parallel.toys import make_stack, toy_batches, train_cast_single_process
+        from aisys.parallel.data_parallel.toys import make_stack, toy_batches, train_single_process
 
         p = case.inputs
-        truth = train_cast_single_process(make_stack(p["seed"], width=p["width"], depth=p["depth"]),
-                                          toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"],
-                                          _dtype(DTYPES[p["dtype"]]))
+        model, losses = train_single_process(make_stack(p["seed"], width=p["width"], depth=p["depth"]),
+                                             toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"],
+                                             _dtype(DTYPES[p["dtype"]]), p["world"])
+        truth = {name: q.detach().numpy() for name, q in model.named_parameters()}
         rtol, atol = TOLERANCE[p["dtype"]]
         for rank, out in enumerate(output):
+            for step, info in enumerate(out["steps"]):
+                verdict = close(info["loss"], losses[step][rank], rtol=rtol, atol=atol,
+                                what=f"rank {rank}'s loss on its shard of the batch at step {step}")
+                if not verdict.passed:
+                    return verdict
             for name in names:
                 verdict = close(out["full"][name], truth[name], rtol=rtol, atol=atol,
                                 what=f"rank {rank}'s full_parameters()[{name!r}] after {p['steps']} steps, compared "
@@ -168,10 +181,21 @@ def _unit_params(model) -> list[list[str]]:
     return [[names[id(q)] for q in unit.parameters()] for unit in units_of(model)]
 
 
+def expected_marks(n_units: int) -> list[tuple[str, int]]:
+    """The bench's hook marks of one step, in the order they fire."""
+    forward = [(what, i) for i in range(n_units) for what in ("fwd-before", "fwd-gathered", "fwd-computed", "fwd-after")]
+    return forward + [("backward", -1)] + [("bwd-before", i) for i in reversed(range(n_units))] + \
+        [("sync", -1), ("synced", -1)]
+
+
 def judge_structure(where, events, model, shapes, sharded, dtype, world):
     """An all-gather before each unit's forward and again before its backward; one reduce-scatter per unit."""
     size = 4 if dtype == "float32" else 2
     units = _unit_params(model)
+    marks = [(what, arg) for what, arg, _ in events if what not in ("ag", "rs", "ar")]
+    if marks != expected_marks(len(units)):
+        return fail(f"{where}: the units' forward and backward did not run in order through their hooks "
+                    "(every unit once forward, once backward in reverse)")
     fwd, bwd, rs, ar = [], [], 0, 0
     phase, seen_fwd, seen_bwd = "fwd", [], []
     for what, arg, _ in events:
@@ -224,8 +248,6 @@ def judge_memory(where, samples, model, local, dtype):
     weights = [sum(_numel(tuple(q.shape)) for q in unit.parameters()) * size for unit in units_of(model)]
     allowed = 3.2 * max(weights) + SLACK
     at = dict((label, value) for label, value in samples)
-    if any(f"fwd-{k}:{i}" not in at for i in range(len(weights)) for k in ("before", "after")):
-        return fail(f"{where}: a unit's forward did not run through its hooks")
     kept, retained = 0, []                        # what finished units keep for backward
     for index, unit_bytes in enumerate(weights):
         before, after = at[f"fwd-before:{index}"], at[f"fwd-after:{index}"]

@@ -74,16 +74,6 @@ def expected_buckets(model: nn.Module, bucket_cap_mb: float) -> list[int]:
     return sizes + ([size] if size else [])
 
 
-def train_single_process(model: nn.Module, batches: list[tuple], lr: float) -> nn.Module:
-    """The ground truth: the same steps on the full batch in one process."""
-    opt = MomentumSGD(model.parameters(), lr)
-    for x, y in batches:
-        opt.zero_grad()
-        F.mse_loss(model(x), y).backward()
-        opt.step()
-    return model
-
-
 class MomentumSGD:
     """torch.optim.SGD(lr, momentum=0.9)'s update, without torch.optim's import cost.
 
@@ -174,17 +164,25 @@ def make_stack(seed: int, width: int = 128, depth: int = 6, d_in: int = 8, d_out
     return model
 
 
-def train_cast_single_process(model: nn.Module, batches: list[tuple], lr: float, dtype=None) -> dict:
-    """FSDP's ground truth: full-batch momentum SGD in one process, computing with every
-    weight and input cast to `dtype` (None: fp32) while the fp32 weights are updated."""
-    opt = MomentumSGD(model.parameters(), lr)
-    for x, y in batches:
-        opt.zero_grad()
+def train_single_process(model: nn.Module, batches: list[tuple], lr: float, dtype=None,
+                         world: int = 1) -> tuple[nn.Module, list[list[float]]]:
+    """The ground truth of DDP and FSDP: the same momentum-SGD steps on the full batch in one
+    process, computing with every weight and input cast to `dtype` (None: fp32) while the
+    fp32 weights are updated. Returns the trained model and, per step, the loss of each of
+    `world` ranks' shards of the batch (before the step)."""
+    opt, losses = MomentumSGD(model.parameters(), lr), []
+
+    def forward(x):
         if dtype is None:
-            out = model(x)
-        else:
-            cast = {name: p.to(dtype) for name, p in model.named_parameters()}
-            out = torch.func.functional_call(model, cast, (x.to(dtype),))
-        F.mse_loss(out.float(), y).backward()
+            return model(x)
+        cast = {name: p.to(dtype) for name, p in model.named_parameters()}
+        return torch.func.functional_call(model, cast, (x.to(dtype),))
+
+    for batch in batches:
+        with torch.no_grad():
+            losses.append([float(F.mse_loss(forward(x).float(), y)) for x, y in
+                           (shard(batch, r, world) for r in range(world))])
+        opt.zero_grad()
+        F.mse_loss(forward(batch[0]).float(), batch[1]).backward()
         opt.step()
-    return {name: p.detach().numpy() for name, p in model.named_parameters()}
+    return model, losses
