@@ -24,11 +24,9 @@ class DataParallelSuite(DistributedSuite):
     optimizer step imports torch._dynamo (about a second), which every forked rank then shares."""
 
     def run_cases(self, cases, student, emit) -> None:
-        import torch
+        from aisys.parallel.data_parallel.optim_bench import warm_up
 
-        param = torch.zeros(1, requires_grad=True)
-        param.grad = torch.zeros(1)
-        torch.optim.SGD([param], lr=0.1).step()
+        warm_up()
         super().run_cases(cases, student, emit)
 
 

@@ -80,6 +80,9 @@ def run(student: Student, console: Console, options: DemoOptions) -> None:
     how = "joining the torchrun group" if under_torchrun() else "launching"
     extra = f"; panels on {world}, the ring's N=4 row and the parameter server on 4" if launched > world else ""
     console.rule(f"{how}: {launched} ranks{extra} ({options.backend}, {options.device})")
+    from aisys.parallel.data_parallel.optim_bench import warm_up
+
+    warm_up()                        # once here, not once per forked rank
     try:
         gathered = launch(demo_on_rank, launched, str(student.labs_dir), world, backend=options.backend,
                           device=options.device, timeout=10.0, wall_timeout=300.0)

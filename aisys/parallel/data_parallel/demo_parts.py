@@ -16,7 +16,7 @@ BUCKET_CAP_MB = 0.002
 BATCH_PER_RANK = 32
 RING_N = (1 << 16) + 3          # not a multiple of N: chunks differ by one element
 PS_LR = 0.5                     # the synchronous step; async workers take PS_LR / workers each
-PS_ROUNDS = (0, 2, 5, 10, 20, 40)
+PS_ROUNDS = (2, 5, 10, 20, 30)
 
 
 def ring_part(ring_all_reduce) -> dict:

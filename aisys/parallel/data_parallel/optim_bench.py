@@ -21,6 +21,14 @@ import torch
 _CREATED: list = []
 
 
+def warm_up() -> None:
+    """Take one torch.optim step here, before ranks are forked: the first one imports
+    torch._dynamo (about a second), which forked ranks then share instead of each paying."""
+    param = torch.zeros(1, requires_grad=True)
+    param.grad = torch.zeros(1)
+    torch.optim.SGD([param], lr=0.1).step()
+
+
 def tracked(cls: type) -> type:
     """A subclass of `cls` whose instances are remembered and count their step() calls."""
     class Tracked(cls):
