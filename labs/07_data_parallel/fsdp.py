@@ -58,13 +58,16 @@ class FSDP(nn.Module):
     N·S (S = ceil(numel/N)) and keep `[r·S, (r+1)·S)` as `p.data` (a 1-D tensor). A unit
     all-gathers the concatenation of its shards (`comm.all_gather_into_tensor`): the output
     viewed as `(N, ΣS)` holds rank k's shards in row k, so column block j rebuilt with
-    `.reshape(-1)[:numel].view(shape)` is parameter j in full; set `p.data` to it. Use a
-    forward pre-hook (gather, and cast floating inputs to the compute dtype), a forward
-    hook (`p.data = shard`, and a hook on the output tensor that gathers again when its
-    gradient arrives, i.e. just before this unit's backward), and post-accumulate-grad
-    hooks: when all of a unit's gradients are there, arrange them as `(N, ΣS)` blocks,
-    `comm.reduce_scatter_tensor(..., op="avg")` once for the unit, and set
-    `p.data = shard` and `p.grad = its fp32 piece`.
+    `.reshape(-1)[:numel].view(shape)` is parameter j in full. Copy it into one persistent
+    full-size tensor per parameter and set `p.data` to that. To free it, set `p.data` back to
+    the shard *and* `full.untyped_storage().resize_(0)`: autograd saved views of the full
+    weight (`weight.t()` for a linear layer), so dropping your reference frees nothing; the
+    next gather resizes the storage back and fills it, and those saved views see the data.
+    Hooks: a forward pre-hook (gather; cast floating inputs to the compute dtype), a forward
+    hook (free, and register a hook on the output tensor that gathers again when its
+    gradient arrives — just before this unit's backward), and post-accumulate-grad hooks:
+    when all of a unit's gradients are there, arrange them as `(N, ΣS)` blocks, one
+    `comm.reduce_scatter_tensor(..., op="avg")` for the unit, free, `p.grad = fp32 piece`.
     """
 
     def __init__(self, module: nn.Module, compute_dtype: torch.dtype | None = None):
