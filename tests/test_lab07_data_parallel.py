@@ -16,7 +16,7 @@ from conftest import REPO, STUBS, check_json, exercise, workspace
 
 FOLDER = "07_data_parallel"
 
-ALT_SHARDED = '''"""Another ZeRO-1: whole parameters partitioned over the ranks (torch's ZeroRedundancyOptimizer style)."""
+ALT_SHARDED = '''"""Another ZeRO-1: whole parameters partitioned over the ranks (ZeroRedundancyOptimizer style)."""
 import torch
 
 from aisys.parallel import comm, context
@@ -279,7 +279,8 @@ SECOND_BUGS = {
                ("self._ready[self._next] == len(self.buckets[self._next])",   # every bucket from the last hook
                 "sum(self._ready) == sum(map(len, self.buckets))")],
     "zero.py": [("p.grad = None                                  # only", "pass  # only"),
-                ("weights, grads, states = 2 * psi, 2 * psi, k * psi", "weights, grads, states = 2 * psi, 2 * psi, 12 * psi"),
+                ("weights, grads, states = 2 * psi, 2 * psi, k * psi",
+                 "weights, grads, states = 2 * psi, 2 * psi, 12 * psi"),
                 ("return (3 if stage >= 3 else 2) * psi", "return (3 if stage >= 2 else 2) * psi")],
     "sharded.py": [("            inner.update(_hyper(group))                  # a scheduler may have changed lr",
                     "            pass")],
@@ -360,8 +361,9 @@ def test_correct_answers_in_another_style_keep_full_marks(tmp_path):
     for name, text in ALTERNATIVE_FILES.items():
         (labs / FOLDER / name).write_text(text)
     report = _grade_here(labs, only=("ring_all_reduce", "ShardedOptimizer", "FSDP", "DynamicLossScaler"))
-    assert report["score"] == report["max_score"] == 9 + 12 + 18 + 7, [(ex["name"], ex["cases"]) for ex in report["labs"][0]["exercises"]
-                                      if ex["score"] < ex["max_score"]]
+    exercises = report["labs"][0]["exercises"]
+    assert report["score"] == report["max_score"] == 9 + 12 + 18 + 7, \
+        [(ex["name"], ex["cases"]) for ex in exercises if ex["score"] < ex["max_score"]]
 
 
 # ------------------------------------------------------------------ the demo

@@ -107,7 +107,8 @@ class RingAllReduce(ExerciseCheck):
         return {"returned": returned, "in_place": tensor,
                 "others": sorted({str(r["op"]) for r in records} - {"send", "recv"}),
                 "sends": [int(r["bytes"]) for r in records if r["op"] == "send"],
-                "recvs": [int(r["bytes"]) for r in records if r["op"] == "recv"], "element_size": int(tensor.element_size())}
+                "recvs": [int(r["bytes"]) for r in records if r["op"] == "recv"],
+                "element_size": int(tensor.element_size())}
 
     def judge(self, case, output):
         world, shape = case.inputs["world"], case.inputs["shape"]

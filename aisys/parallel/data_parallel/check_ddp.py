@@ -7,7 +7,8 @@ from aisys.grading.compare import close
 from aisys.grading.shapes import BOOL, INT, NUMBER, array, dict_of, expect, list_of, mapping, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 
-STEP = dict_of({"loss": NUMBER, "reduce_bytes": list_of(INT), "early": INT, "before_last_gradient": INT, "waited_in_backward": INT,
+STEP = dict_of({"loss": NUMBER, "reduce_bytes": list_of(INT), "early": INT, "before_last_gradient": INT,
+                "waited_in_backward": INT,
                 "all_async": BOOL})
 
 

@@ -185,7 +185,8 @@ def _unit_params(model) -> list[list[str]]:
 
 def expected_marks(n_units: int) -> list[tuple[str, int]]:
     """The bench's hook marks of one step, in the order they fire."""
-    forward = [(what, i) for i in range(n_units) for what in ("fwd-before", "fwd-gathered", "fwd-computed", "fwd-after")]
+    forward = [(what, i) for i in range(n_units)
+               for what in ("fwd-before", "fwd-gathered", "fwd-computed", "fwd-after")]
     return forward + [("backward", -1)] + [("bwd-before", i) for i in reversed(range(n_units))] + \
         [("sync", -1), ("synced", -1)]
 
