@@ -136,11 +136,12 @@ def ring(parts: Parts, console: Console) -> None:
 
 
 def ddp(parts: Parts, console: Console, world: int) -> None:
-    from aisys.parallel.data_parallel.toys import make_toy, single_process_losses
+    from aisys.parallel.data_parallel.toys import make_toy, toy_batches, train_single_process
 
     console.rule("4 · DDP: one process per rank, gradients averaged, replicas stay equal")
-    reference_model = make_toy(P.SEED, hidden=P.HIDDEN)
-    reference = single_process_losses(reference_model, P.SEED + 1, P.DDP_STEPS, P.BATCH_PER_RANK * world)
+    reference_model, losses = train_single_process(make_toy(P.SEED, hidden=P.HIDDEN), toy_batches(
+        P.SEED + 1, P.DDP_STEPS, P.BATCH_PER_RANK * world), 0.05)
+    reference = [loss for (loss,) in losses]
     final = {n: t.detach() for n, t in reference_model.state_dict().items()}
     for key, name in (("naive", "NaiveDDP"), ("bucketed", "BucketedDDP")):
         def draw(mine, name=name):

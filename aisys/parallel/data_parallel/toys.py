@@ -5,6 +5,9 @@
 - `frozen` never trains: it has no gradient, so only the initial broadcast makes it equal;
 - a buffer `scale`: state that is not a parameter still has to be broadcast;
 - each rank builds it from its own seed: forgetting the broadcast shows at once.
+
+`make_stack` builds FSDP's units (an `nn.Sequential` whose weight matrices dominate
+memory), and `train_single_process` is the ground truth of DDP and FSDP alike.
 """
 from __future__ import annotations
 
@@ -103,37 +106,6 @@ class MomentumSGD:
 def state_arrays(model: nn.Module) -> dict:
     """Every parameter and buffer by name, as numpy arrays."""
     return {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()}
-
-
-def train_single_process_adam(model: nn.Module, batches: list[tuple], lr: float,
-                              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> nn.Module:
-    """Unsharded Adam on the full batch, through torch's own functional Adam."""
-    from torch.optim.adam import adam
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    exp_avgs = [torch.zeros_like(p) for p in params]
-    exp_avg_sqs = [torch.zeros_like(p) for p in params]
-    steps = [torch.tensor(0.0) for _ in params]
-    for x, y in batches:
-        for p in params:
-            p.grad = None
-        F.mse_loss(model(x), y).backward()
-        with torch.no_grad():
-            adam(params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [], steps, foreach=False,
-                 amsgrad=False, beta1=betas[0], beta2=betas[1], lr=lr, weight_decay=0.0, eps=eps, maximize=False)
-    return model
-
-
-def single_process_losses(model: nn.Module, seed: int, steps: int, batch: int, lr: float = 0.05) -> list[float]:
-    """Full-batch loss before each step of one-process momentum SGD (trains `model` in place)."""
-    opt, losses = MomentumSGD(model.parameters(), lr), []
-    for x, y in toy_batches(seed, steps, batch):
-        opt.zero_grad()
-        loss = F.mse_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
 
 
 class StackBlock(nn.Module):
