@@ -347,7 +347,9 @@ def test_second_bugs_lose_points_in_their_exercise(second_bugs, name, case_word,
 ALTERNATIVES = {
     "ring.py": [("    chunks = flat.tensor_split(world)",                  # n//N per chunk, the rest in the last
                  "    base = flat.numel() // world\n"
-                 "    chunks = flat.split([base] * (world - 1) + [flat.numel() - base * (world - 1)])")],
+                 "    chunks = flat.split([base] * (world - 1) + [flat.numel() - base * (world - 1)])"),
+                ("    right, left = (me + 1) % world, (me - 1) % world",   # and round the other way
+                 "    right, left = (me - 1) % world, (me + 1) % world\n    me = (-me) % world")],
     "precision.py": [("                    p.grad.mul_(inverse)", "                    p.grad.div_(self._scale)"),
                      ('        flag = torch.tensor([1.0 if found else 0.0])\n        comm.all_reduce(flag, op="max")',
                       '        flag = torch.tensor([float(found)])\n        comm.all_reduce(flag, op="sum")')],
