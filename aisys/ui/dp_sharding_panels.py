@@ -52,9 +52,9 @@ def fsdp_memory_table(unit_rows: list[list], dtype: str) -> Table:
 
 
 def fsdp_peak_bars(fsdp_peak: float, model_bytes: float, unit_bytes: float) -> Table:
-    return bars([("FSDP: peak of gathered weights", fsdp_peak), ("one unit's full weights", unit_bytes),
-                 ("DDP: all weights, all the time", model_bytes)], unit="bytes",
-                title="full-size weights live on a rank")
+    return bars([("FSDP: peak of gathered weights", fsdp_peak / 1e3), ("one unit's full weights", unit_bytes / 1e3),
+                 ("DDP: all weights, all the time", model_bytes / 1e3)], unit="KB",
+                title="full-size weights live on a rank (measured for FSDP)")
 
 
 def scaler_table(steps: list[list], truth: list[tuple[bool, float]], world: int, overflow_rank: int) -> Table:

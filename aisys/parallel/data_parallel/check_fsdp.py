@@ -41,7 +41,7 @@ class FSDPCheck(ExerciseCheck):
         def case(name, world, dtype, **extra):
             return Case(name, {"world": world, "dtype": dtype, "seed": int(rng.integers(1 << 30)), "steps": 3,
                                "batch": 2 * world, "width": int(rng.choice([160, 192])), "depth": 3,
-                               "lr": 0.05, **extra})
+                               "lr": 0.01, **extra})
         return [case("w2-fp32", 2, "float32"), case("w4-fp32", 4, "float32"),
                 case("w2-bf16", 2, "bfloat16"), case("w2-fp16", 2, "float16")]
 

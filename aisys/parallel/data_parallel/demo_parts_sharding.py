@@ -173,7 +173,7 @@ def fsdp_part(fsdp_cls) -> dict:
         unit_bytes = [sum(p.numel() for p in u.parameters()) * (2 if dtype else 4) for u in units]
         wrapped = fsdp_cls(model, compute_dtype=dtype)
         trace = StepTrace(units)
-        opt = torch.optim.SGD(wrapped.parameters(), lr=0.05, momentum=0.9)
+        opt = torch.optim.SGD(wrapped.parameters(), lr=0.01, momentum=0.9)
         losses, memory = [], []
         for batch in toy_batches(SEED + 1, 4, 4 * context.world_size()):
             x, y = shard(batch, context.rank(), context.world_size())

@@ -88,7 +88,7 @@ def fsdp_panel(parts, console: Console, world: int) -> None:
                 console.print(U.fsdp_memory_table(rows, dtype))
                 console.print(U.fsdp_peak_bars(max(r[2] for r in rows), info["model_bytes"], max(info["unit_bytes"])))
             _, losses = train_single_process(make_stack(S.SEED, **S.FSDP_STACK), toy_batches(S.SEED + 1, 4, 4 * world),
-                                             0.05, None if dtype == "float32" else getattr(torch, dtype), world)
+                                             0.01, None if dtype == "float32" else getattr(torch, dtype), world)
             console.print(f"{dtype}: rank 0's loss per step " + ", ".join(f"{v:.5f}" for v in info["losses"])
                           + "; one process with the same casts: " + ", ".join(f"{v[0]:.5f}" for v in losses))
             console.print("  traffic of the last step: " + _sequence(info["events"]))
