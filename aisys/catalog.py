@@ -117,11 +117,15 @@ LABS: tuple[Lab, ...] = (
         demo_flags=("trace",)),
     Lab(7, "data-parallel", "07_data_parallel", "Data parallelism", "数据并行",
         ("数据并行",), "parallel.data_parallel",
-        _ex("sampler.py", ("shard_indices", 10))
-        + _ex("ring.py", ("ring_all_reduce", 15))
-        + _ex("ddp.py", ("NaiveDDP", 10), ("BucketedDDP", 20))
-        + _ex("zero.py", ("ZeroOptimizer", 20), ("zero_memory", 5), ("zero_comm", 5))
-        + _ex("param_server.py", ("ParameterServer", 15)),
+        _ex("sampler.py", ("shard_indices", 6))
+        + _ex("ring.py", ("ring_all_reduce", 9))
+        + _ex("ddp.py", ("NaiveDDP", 6), ("BucketedDDP", 12))
+        + _ex("zero.py", ("ZeroOptimizer", 8), ("zero_memory", 3), ("zero_comm", 3))
+        + _ex("sharded.py", ("ShardedOptimizer", 12))
+        + _ex("fsdp.py", ("FSDP", 18))
+        + _ex("precision.py", ("DynamicLossScaler", 7))
+        + _ex("memory.py", ("training_memory", 6))
+        + _ex("param_server.py", ("ParameterServer", 10)),
         distributed=True, demo_flags=("nproc", "backend", "device")),
     Lab(8, "tensor-parallel", "08_tensor_parallel", "Tensor parallelism", "张量并行",
         ("张量并行",), "parallel.tensor_parallel",

@@ -25,6 +25,9 @@ def ring_all_reduce(tensor):
     Every rank calls it with a tensor of the same shape; afterwards every rank holds the sum.
     `context.rank()` and `context.world_size()` tell you where you sit in the ring.
 
+    Any split into N contiguous chunks works (the grader checks that each message is one chunk
+    and that a rank sends about 2(N−1)/N·n elements); each chunk travels N−1 hops per phase.
+
     Hint: work on `flat = tensor.view(-1)` and `chunks = flat.tensor_split(world)` (views, so
     writing a chunk writes the tensor; chunk sizes may differ by one). In each step post the
     send to the right and the receive from the left *together* (`isend`, `irecv`, then `wait`

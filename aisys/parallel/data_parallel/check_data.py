@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from aisys.grading.compare import close, equal
+from aisys.grading.shapes import INT, STR, array, dict_of, expect, list_of, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail, first_failure
 
 
@@ -29,17 +30,27 @@ class ShardIndices(ExerciseCheck):
         return cases
 
     def run(self, case, student):
+        from aisys.grading.shapes import require
         from aisys.parallel import context
 
         fn, p = student.get("shard_indices"), case.inputs
-        return [[int(i) for i in fn(p["n"], context.world_size(), context.rank(), shuffle=p["shuffle"],
-                                     seed=p["seed"], epoch=epoch, drop_last=p["drop_last"])]
-                for epoch in p["epochs"]]
+        out = []
+        for epoch in p["epochs"]:
+            got = require(fn(p["n"], context.world_size(), context.rank(), shuffle=p["shuffle"], seed=p["seed"],
+                             epoch=epoch, drop_last=p["drop_last"]), list_of(INT), "shard_indices",
+                          "a list of sample indices (ints)")
+            out.append([int(i) for i in got])
+        return out
 
     def judge(self, case, output):
         from torch.utils.data import DistributedSampler
 
         p = case.inputs
+        per = (p["n"] // p["world"]) if p["drop_last"] else -(-p["n"] // p["world"])
+        verdict = expect(output, per_rank(list_of(list_of(INT, per), len(p["epochs"])), p["world"]),
+                         f"the index lists (one per epoch, {per} indices each)")
+        if not verdict.passed:
+            return verdict
         for rank, per_epoch in enumerate(output):
             sampler = DistributedSampler(range(p["n"]), num_replicas=p["world"], rank=rank, shuffle=p["shuffle"],
                                          seed=p["seed"], drop_last=p["drop_last"])
@@ -48,7 +59,7 @@ class ShardIndices(ExerciseCheck):
                 verdict = equal(got, list(sampler), what=f"the index list of rank {rank} in epoch {epoch}")
                 if not verdict.passed:
                     return verdict
-        return equal(len(output), p["world"], what="the number of ranks that answered")
+        return PASS
 
 
 def ring_inputs(case: Case, rank: int):
@@ -79,23 +90,37 @@ class RingAllReduce(ExerciseCheck):
                               weight=0.5))
         cases.append(Case("w4-five-elements", {"world": 4, "shape": [5], "dtype": "float32",   # chunks 2, 1, 1, 1
                                                "seed": int(rng.integers(1 << 30))}, weight=0.5))
+        cases.append(Case("w4-twenty-three", {"world": 4, "shape": [23], "dtype": "float32",   # 6,6,6,5 or 5,5,5,8
+                                              "seed": int(rng.integers(1 << 30))}, weight=0.5))
         return cases
 
     def run(self, case, student):
+        import torch
+
+        from aisys.grading.shapes import require
         from aisys.parallel import comm, context
 
         fn, tensor = student.get("ring_all_reduce"), ring_inputs(case, context.rank())
         with comm.comm_log().capture() as records:
             returned = fn(tensor)
+        require(returned, torch.Tensor, "ring_all_reduce", "the summed tensor")
         return {"returned": returned, "in_place": tensor,
-                "ops": sorted({r["op"] for r in records}),
-                "sent_bytes": sum(r["bytes"] for r in records if r["op"] == "send"),
-                "largest_send": max((r["bytes"] for r in records if r["op"] == "send"), default=0),
-                "element_size": tensor.element_size()}
+                "others": sorted({str(r["op"]) for r in records} - {"send", "recv"}),
+                "sends": [int(r["bytes"]) for r in records if r["op"] == "send"],
+                "recvs": [int(r["bytes"]) for r in records if r["op"] == "recv"],
+                "element_size": int(tensor.element_size())}
 
     def judge(self, case, output):
-        world = case.inputs["world"]
+        world, shape = case.inputs["world"], case.inputs["shape"]
+        verdict = expect(output, per_rank(dict_of({"returned": array(tuple(shape)), "in_place": array(tuple(shape)),
+                                                   "others": list_of(STR), "sends": list_of(INT),
+                                                   "recvs": list_of(INT), "element_size": INT}),
+                                          world), "what ring_all_reduce did")
+        if not verdict.passed:
+            return verdict
         expected = sum(ring_inputs(case, r) for r in range(world)).numpy()   # what dist.all_reduce(SUM) gives
+        n, size = int(np.prod(shape)), output[0]["element_size"]
+        total = 0
         for rank, out in enumerate(output):
             verdict = first_failure(close(out["returned"], expected, rtol=1e-5, atol=1e-5,
                                           what=f"the sum rank {rank} returned"),
@@ -103,15 +128,25 @@ class RingAllReduce(ExerciseCheck):
                                           what=f"rank {rank}'s input tensor (it should hold the sum in place)"))
             if not verdict.passed:
                 return verdict
-            extra = set(out["ops"]) - {"send", "recv"}
-            if extra:
-                return fail(f"rank {rank} used {', '.join(sorted(extra))}: the ring may only send and receive")
-            n, size = int(np.prod(case.inputs["shape"])), out["element_size"]
+            if out["others"]:
+                return fail(f"rank {rank} used {', '.join(out['others'])}: the ring may only send and receive")
+            if out["element_size"] != size:
+                return fail(f"rank {rank} reported a different element size than rank 0")
+            if len(out["sends"]) != 2 * (world - 1) or len(out["recvs"]) != 2 * (world - 1):
+                return fail(f"rank {rank} sent {len(out['sends'])} and received {len(out['recvs'])} messages; in a "
+                            f"ring of {world} each rank sends and receives one chunk per step: {world - 1} steps of "
+                            f"reduce-scatter + {world - 1} of all-gather")
+            sent = sum(out["sends"])
             low, high = 2 * (world - 1) * (n // world) * size, 2 * (world - 1) * -(-n // world) * size
-            if not low <= out["sent_bytes"] <= high:    # exact when world divides n
-                return fail(f"rank {rank} sent {out['sent_bytes']} bytes; a ring sends 2(N-1)/N·n elements "
-                            "per rank, through comm.isend/comm.send")
-            if out["largest_send"] > -(-n // world) * size:     # world 2: passing everything has the right total
-                return fail(f"rank {rank} sent a message of {out['largest_send']} bytes, more than one chunk "
-                            f"(n/N = {n}/{world} elements): each ring step passes one chunk, not the whole tensor")
+            if not low <= sent <= high:    # exact when world divides n
+                return fail(f"rank {rank} sent {sent} bytes; a ring sends 2(N-1)/N·n elements per rank (chunks of "
+                            "about n/N), through comm.isend/comm.send")
+            total += sent
+        sends, recvs = [out["sends"] for out in output], [out["recvs"] for out in output]
+        if not any(all(recvs[r] == sends[(r - side) % world] for r in range(world)) for side in (1, -1)):
+            return fail("the messages do not go round a ring: each rank should receive, step by step, exactly what "
+                        "its neighbour on one side sent (chunk by chunk)")
+        if total != 2 * (world - 1) * n * size:
+            return fail(f"the ranks sent {total} bytes together; in a ring every chunk travels N-1 hops in each "
+                        "phase, 2(N-1)·n elements in all — some message was not one chunk of an N-way split")
         return PASS

@@ -4,7 +4,12 @@ from __future__ import annotations
 import time
 
 from aisys.grading.compare import close
+from aisys.grading.shapes import BOOL, INT, NUMBER, array, dict_of, expect, list_of, mapping, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
+
+STEP = dict_of({"loss": NUMBER, "reduce_bytes": list_of(INT), "early": INT, "before_last_gradient": INT,
+                "waited_in_backward": INT,
+                "all_async": BOOL})
 
 
 def _case(name: str, rng, world: int, **extra) -> Case:
@@ -21,8 +26,7 @@ def train_on_rank(case: Case, wrap) -> dict:
 
     p, rank, world = case.inputs, context.rank(), context.world_size()
     model = make_toy(p["seed"] + 7919 * rank, hidden=p["hidden"])
-    with comm.comm_log().capture() as setup:
-        ddp = wrap(model)
+    ddp = wrap(model)
     opt = MomentumSGD(model.parameters(), p["lr"])
     computed: list[float] = []     # when autograd produced each gradient (before accumulation and DDP hooks)
     for param in (q for q in model.parameters() if q.requires_grad):
@@ -33,19 +37,19 @@ def train_on_rank(case: Case, wrap) -> dict:
         opt.zero_grad()
         computed.clear()
         with comm.comm_log().capture() as records:
-            F.mse_loss(ddp(x), y).backward()
+            loss = F.mse_loss(ddp(x), y)
+            loss.backward()
             backward_end = time.perf_counter()
             ddp.sync_gradients()
         opt.step()
         reduces = [r for r in records if r["op"] == "all_reduce"]
         last_gradient = max(computed, default=backward_end)
-        steps.append({"reduce_bytes": [r["bytes"] for r in reduces],
+        steps.append({"loss": float(loss.detach()), "reduce_bytes": [r["bytes"] for r in reduces],
                       "early": sum(r["start"] < backward_end for r in reduces),
                       "before_last_gradient": sum(r["start"] < last_gradient for r in reduces),
                       "waited_in_backward": sum(r["end"] is not None and r["end"] < backward_end for r in reduces),
-                      "all_async": all(r["async"] for r in reduces),
-                      "other_ops": sorted({r["op"] for r in records} - {"all_reduce"})})
-    return {"state": state_arrays(model), "steps": steps, "broadcasts": sum(r["op"] == "broadcast" for r in setup)}
+                      "all_async": all(r["async"] for r in reduces)})
+    return {"state": state_arrays(model), "steps": steps}
 
 
 def judge_training(case: Case, output: list) -> object:
@@ -54,13 +58,22 @@ def judge_training(case: Case, output: list) -> object:
 
     p = case.inputs
     model = make_toy(p["seed"], hidden=p["hidden"])        # rank 0's initial state
-    truth = state_arrays(train_single_process(model, toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"]))
+    shape = per_rank(dict_of({"state": mapping(array(), keys=list(model.state_dict())),
+                              "steps": list_of(STEP, p["steps"])}), p["world"])
+    verdict = expect(output, shape, "what DDP training returned")
+    if not verdict.passed:
+        return verdict
+    model, losses = train_single_process(model, toy_batches(p["seed"] + 1, p["steps"], p["batch"]), p["lr"],
+                                         world=p["world"])
+    truth = state_arrays(model)
     for rank, out in enumerate(output):
+        for step, info in enumerate(out["steps"]):
+            verdict = close(info["loss"], losses[step][rank], rtol=1e-4, atol=1e-6,
+                            what=f"rank {rank}'s loss on its shard of the batch at step {step}")
+            if not verdict.passed:
+                return verdict
         for name, want in truth.items():
-            got = out["state"].get(name)
-            if got is None:
-                return fail(f"rank {rank}: {name} is missing from the model after training")
-            verdict = close(got, want, rtol=1e-4, atol=1e-5,
+            verdict = close(out["state"][name], want, rtol=1e-4, atol=1e-5,
                             what=f"rank {rank}'s {name} after {p['steps']} steps, compared with one process "
                                  "on the full batch")
             if not verdict.passed:

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from aisys.grading.compare import close
+from aisys.grading.shapes import INT, array, dict_of, expect, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 
 DIM = 6
@@ -63,11 +64,18 @@ class ParameterServerCheck(ExerciseCheck):
                                                 staleness=p["staleness"])
         with comm.comm_log().capture() as records:
             final = server.run(grad_fn, p["steps"])
+        from aisys.grading.shapes import require
+
+        require(final, torch.Tensor, "ParameterServer.run", "the final parameters (a tensor)")
         return {"final": final, "sends": sum(r["op"] == "send" for r in records),
                 "recvs": sum(r["op"] == "recv" for r in records)}
 
     def judge(self, case, output):
         p, world = case.inputs, case.inputs["world"]
+        verdict = expect(output, per_rank(dict_of({"final": array((DIM,)), "sends": INT, "recvs": INT}), world),
+                         "what ParameterServer.run returned")
+        if not verdict.passed:
+            return verdict
         problems = quadratics(p["seed"], world - 1)
         workers = world - 1
         if p["mode"] == "sync":                          # ground truth: SGD on the mean gradient

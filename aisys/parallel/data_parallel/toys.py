@@ -5,6 +5,9 @@
 - `frozen` never trains: it has no gradient, so only the initial broadcast makes it equal;
 - a buffer `scale`: state that is not a parameter still has to be broadcast;
 - each rank builds it from its own seed: forgetting the broadcast shows at once.
+
+`make_stack` builds FSDP's units (an `nn.Sequential` whose weight matrices dominate
+memory), and `train_single_process` is the ground truth of DDP and FSDP alike.
 """
 from __future__ import annotations
 
@@ -74,16 +77,6 @@ def expected_buckets(model: nn.Module, bucket_cap_mb: float) -> list[int]:
     return sizes + ([size] if size else [])
 
 
-def train_single_process(model: nn.Module, batches: list[tuple], lr: float) -> nn.Module:
-    """The ground truth: the same steps on the full batch in one process."""
-    opt = MomentumSGD(model.parameters(), lr)
-    for x, y in batches:
-        opt.zero_grad()
-        F.mse_loss(model(x), y).backward()
-        opt.step()
-    return model
-
-
 class MomentumSGD:
     """torch.optim.SGD(lr, momentum=0.9)'s update, without torch.optim's import cost.
 
@@ -115,32 +108,53 @@ def state_arrays(model: nn.Module) -> dict:
     return {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()}
 
 
-def train_single_process_adam(model: nn.Module, batches: list[tuple], lr: float,
-                              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> nn.Module:
-    """Unsharded Adam on the full batch, through torch's own functional Adam."""
-    from torch.optim.adam import adam
+class StackBlock(nn.Module):
+    """One FSDP unit: a square linear layer, a LayerNorm, tanh, and a residual connection."""
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    exp_avgs = [torch.zeros_like(p) for p in params]
-    exp_avg_sqs = [torch.zeros_like(p) for p in params]
-    steps = [torch.tensor(0.0) for _ in params]
-    for x, y in batches:
-        for p in params:
-            p.grad = None
-        F.mse_loss(model(x), y).backward()
-        with torch.no_grad():
-            adam(params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [], steps, foreach=False,
-                 amsgrad=False, beta1=betas[0], beta2=betas[1], lr=lr, weight_decay=0.0, eps=eps, maximize=False)
+    def __init__(self, width: int):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.tanh(self.norm(self.fc(x)))
+
+
+def make_stack(seed: int, width: int = 128, depth: int = 6, d_in: int = 8, d_out: int = 4) -> nn.Sequential:
+    """Units for FSDP: Linear(d_in, width), `depth` StackBlocks, Linear(width, d_out).
+
+    The weight matrices dominate memory (width² floats per block), so a unit's full
+    weights stand out against the activations of a small batch.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(nn.Linear(d_in, width), *[StackBlock(width) for _ in range(depth)], nn.Linear(width, d_out))
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            tensor.copy_((torch.rand(tensor.shape, generator=generator) - 0.5) * (2.0 / tensor.shape[-1] ** 0.5)
+                         if tensor.ndim > 1 else torch.rand(tensor.shape, generator=generator) * 0.2
+                         + (1.0 if name.endswith("norm.weight") else -0.1))
     return model
 
 
-def single_process_losses(model: nn.Module, seed: int, steps: int, batch: int, lr: float = 0.05) -> list[float]:
-    """Full-batch loss before each step of one-process momentum SGD (trains `model` in place)."""
+def train_single_process(model: nn.Module, batches: list[tuple], lr: float, dtype=None,
+                         world: int = 1) -> tuple[nn.Module, list[list[float]]]:
+    """The ground truth of DDP and FSDP: the same momentum-SGD steps on the full batch in one
+    process, computing with every weight and input cast to `dtype` (None: fp32) while the
+    fp32 weights are updated. Returns the trained model and, per step, the loss of each of
+    `world` ranks' shards of the batch (before the step)."""
     opt, losses = MomentumSGD(model.parameters(), lr), []
-    for x, y in toy_batches(seed, steps, batch):
+
+    def forward(x):
+        if dtype is None:
+            return model(x)
+        cast = {name: p.to(dtype) for name, p in model.named_parameters()}
+        return torch.func.functional_call(model, cast, (x.to(dtype),))
+
+    for batch in batches:
+        with torch.no_grad():
+            losses.append([float(F.mse_loss(forward(x).float(), y)) for x, y in
+                           (shard(batch, r, world) for r in range(world))])
         opt.zero_grad()
-        loss = F.mse_loss(model(x), y)
-        loss.backward()
+        F.mse_loss(forward(batch[0]).float(), batch[1]).backward()
         opt.step()
-        losses.append(float(loss.detach()))
-    return losses
+    return model, losses
