@@ -7,17 +7,14 @@ could be used: 1 when one did not import or the demo ran out of time, else 0 (st
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 
 from aisys.catalog import Lab
+from aisys.grading.execute import time_limit
 from aisys.ui.attempt import current_exercise, had_broken_file
 from aisys.ui.safe import escape
 from aisys.workspace import Student
@@ -45,7 +42,7 @@ def run_demo(lab: Lab, student: Student, console: Console, options: DemoOptions)
     Returns the exit code (see the module docstring)."""
     demo = importlib.import_module(lab.demo_module)
     try:
-        with _time_limit(options.timeout):
+        with time_limit(options.timeout, DemoTimeout):
             demo.run(student, console, options)
     except DemoTimeout:
         where = current_exercise(student)
@@ -53,22 +50,3 @@ def run_demo(lab: Lab, student: Student, console: Console, options: DemoOptions)
         console.print(f"[red]the demo ran past {options.timeout:g} s and was stopped{suspect}[/]")
         return 1
     return 1 if had_broken_file(student) else 0
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread() \
-            or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise DemoTimeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

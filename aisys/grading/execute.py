@@ -28,13 +28,15 @@ class CaseTimeout(BaseException):
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+def time_limit(seconds: float, error: type[BaseException] = CaseTimeout) -> Iterator[None]:
+    """Raise `error` in the main thread after `seconds` (no limit elsewhere, or for 0)."""
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "SIGALRM"):
         yield
         return
 
     def _expire(signum, frame):
-        raise CaseTimeout()
+        raise error()
 
     previous = signal.signal(signal.SIGALRM, _expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

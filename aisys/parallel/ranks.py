@@ -96,6 +96,14 @@ def world_of_launch() -> int:
     return _GROUP.get("world_size") or dist.get_world_size()
 
 
+def rank_of_launch() -> int:
+    """This rank's number in its launch, even while the group is down or being rebuilt."""
+    import torch.distributed as dist
+
+    rank = _GROUP.get("rank")
+    return rank if rank is not None else dist.get_rank()
+
+
 def base_store() -> Any:
     """The rendezvous store (a FileStore) of a spawned rank, usable as a side channel."""
     return _GROUP.get("store")

@@ -13,13 +13,13 @@ remaining cases run on a fresh launch.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aisys.grading.spec import Case, LabSuite
 from aisys.parallel import context, ranks
 from aisys.parallel.commlog import comm_log
+from aisys.parallel.sections import exchange
 
 MAX_LAUNCHES = 3   # each launch forks max(world) ranks; the grading guard allows 16 starts
 _HEALTHY = ({"ok"}, {"not_implemented"})
@@ -168,8 +168,8 @@ def run_cases_on_rank(suite: DistributedSuite, slug: str, labs_dir: str, case_di
                 if status in ("error", "timeout"):
                     ranks.abandon_group()
                 ranks.send_to_parent((index, rec))
-        notes = _exchange(f"case-{index}", me, world, f"{status} {time.monotonic() - started:.3f}",
-                          case_timeout + suite.group_timeout + 5.0)
+        note = f"{status} {time.monotonic() - started:.3f}"
+        notes = exchange(f"case-{index}", me, world, note, case_timeout + suite.group_timeout + 5.0) or [note]
         statuses = {note.split()[0] for note in notes} - {"skip"}
         if statuses in _HEALTHY:
             continue
@@ -182,14 +182,3 @@ def run_cases_on_rank(suite: DistributedSuite, slug: str, labs_dir: str, case_di
                         Case(**later), "error", message="the process group broke on an earlier case")))
             break
     return "finished"
-
-
-def _exchange(tag: str, me: int, world: int, note: str, timeout: float) -> list[str]:
-    """Every rank's note for one case, through the rendezvous store (no collectives)."""
-    store = ranks.base_store()
-    if store is None:   # under torchrun: no side channel; assume the group is healthy
-        return [note]
-    store.set(f"health/{tag}/{me}", note)
-    keys = [f"health/{tag}/{r}" for r in range(world)]
-    store.wait(keys, timedelta(seconds=timeout))
-    return [store.get(k).decode() for k in keys]

@@ -43,12 +43,12 @@ class Parts:
             return None
         errors = [(r, res) for r, res in enumerate(mine) if res["status"] == "error"]
         if errors:                                       # the cause before the peers' echoes
-            r, res = sorted(errors, key=lambda item: "gloo" in item[1]["trace"].lower())[0]
+            r, res = sorted(errors, key=lambda item: "gloo" in item[1]["message"].lower())[0]
             self.failed.append(exercise)
-            self.console.print(Panel(safe_text(res["trace"][-3000:]), border_style="red",
+            self.console.print(Panel(safe_text(res["message"][-3000:]), border_style="red",
                                      title=f"{escape(exercise)} failed on rank {r}"))
             return None
-        if mine[0]["status"] == "stub":
+        if mine[0]["status"] == "not_implemented":
             attempt(self.console, self.student, exercise, _stub)
             return None
         return mine

@@ -2,7 +2,7 @@
 
 One launch runs every part. A part runs the student's code in a scope (the requested
 world, or four ranks where a panel needs them) and returns plain data; a stub becomes
-{"status": "stub"}, a failure {"status": "error", "trace": <the student's frames>} — and
+{"status": "not_implemented"}, a failure {"status": "error", "message": <the student's frames>} — and
 a collective that waited past the group timeout is named as a likely deadlock in that
 student function. After a failure the ranks agree through the rendezvous store (never a
 collective, which the failure may have left out of step) and rebuild the process group,
@@ -11,7 +11,6 @@ ranks stop and global rank 0 reports what it has.
 """
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 
 from aisys.parallel.data_parallel import demo_parts as P
@@ -40,22 +39,9 @@ def parts(world: int, launched: int) -> list[tuple[str, str, object, int]]:
 
 def _run(student, exercise: str | None, body) -> dict:
     """One part on this rank; a stub or a bug is reported, not raised."""
-    from aisys.errors import StudentCodeError
+    from aisys.parallel.sections import guarded
 
-    try:
-        return {"status": "ok", **body(student.get(exercise) if exercise else None)}
-    except NotImplementedError:
-        return {"status": "stub"}
-    except StudentCodeError as err:
-        return {"status": "error", "trace": str(err)}
-    except Exception as err:  # the student's bug: keep their frames for the parent
-        from aisys.grading.execute import student_traceback
-
-        trace = student_traceback(err, student) or traceback.format_exc(limit=-3)
-        if "timed out" in str(err).lower() or "timeout" in str(err).lower():
-            trace += (f"\n(a collective in {exercise} waited until the group timeout: a deadlock? every rank must "
-                      "make the same sends, receives and collectives in a matching order)")
-        return {"status": "error", "trace": trace}
+    return guarded(student, lambda: body(student.get(exercise) if exercise else None))
 
 
 def demo_on_rank(labs_dir: str, world: int) -> dict:
@@ -64,7 +50,7 @@ def demo_on_rank(labs_dir: str, world: int) -> dict:
 
     from aisys.catalog import find_lab
     from aisys.parallel import context, ranks
-    from aisys.parallel.suite import _exchange
+    from aisys.parallel.sections import exchange
     from aisys.workspace import Student
 
     student = Student(find_lab("data-parallel"), Path(labs_dir))
@@ -81,7 +67,7 @@ def demo_on_rank(labs_dir: str, world: int) -> dict:
             if result["status"] == "error":
                 break
             continue
-        notes = _exchange(f"demo-{index}", me, launched, f"{result['status']} {time.monotonic() - started:.3f}", 60.0)
+        notes = exchange(f"demo-{index}", me, launched, f"{result['status']} {time.monotonic() - started:.3f}", 60.0)
         if any(note.startswith("error") for note in notes):
             if result["status"] != "error":
                 ranks.abandon_group()

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from aisys.labrun import DemoOptions
 from aisys.parallel.pipeline_parallel.simulate import ScheduleProblem, bubble_law, completeness, simulate, steps_of
+from aisys.parallel.sections import from_rank
 from aisys.ui.attempt import attempt
 from aisys.ui.gantt import gantt
 from aisys.ui.pipeline_charts import activations, stage_costs, step_times
@@ -29,10 +30,6 @@ from aisys.workspace import Student
 COSTS = [2, 3, 3, 3, 3, 3, 3, 3, 3, 1, 12]    # embedding, 8 blocks, final norm, a big output head
 T_F, T_B = 1, 2                               # a backward costs about twice a forward
 CHART_WIDTH = 78
-
-
-class RankFailure(RuntimeError):
-    """An exercise raised on a rank; the message is the student's own traceback."""
 
 
 def run(student: Student, console: Console, options: DemoOptions) -> None:
@@ -60,17 +57,6 @@ def run(student: Student, console: Console, options: DemoOptions) -> None:
         return
     show_step_times(console, student, ranks)
     show_memory(console, student, ranks)
-
-
-def from_rank(section: dict):
-    """An `attempt` action that replays a rank's outcome in the parent."""
-    def action(_student_object):
-        if section["status"] == "not_implemented":
-            raise NotImplementedError
-        if section["status"] == "error":
-            raise RankFailure(section.get("message", "failed on a rank"))
-        return section
-    return action
 
 
 # ------------------------------------------------------------------ 1 · stages

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from aisys.parallel.sections import guarded  # noqa: E402 - light
+
 SEED = 9
 REPEATS = 3
 
@@ -23,20 +25,6 @@ def sizes(world: int) -> dict:
     n_micro = 2 * world
     return {"seed": SEED, "partition": [2] * world, "d_in": 512, "hidden": 512, "rows": 64 * n_micro,
             "n_micro": n_micro, "loss": "mse", "lr": 0.01}
-
-
-def guarded(student: Any, action: Callable[[], dict]) -> dict:
-    from aisys.errors import StudentCodeError
-    from aisys.grading.execute import student_traceback
-
-    try:
-        return {"status": "ok", **action()}
-    except NotImplementedError:
-        return {"status": "not_implemented"}
-    except StudentCodeError as err:
-        return {"status": "error", "message": str(err)}
-    except Exception as err:  # the student's bug: report it, keep going
-        return {"status": "error", "message": student_traceback(err, student)}
 
 
 def timed(step: Callable[[], Any]) -> list[float]:

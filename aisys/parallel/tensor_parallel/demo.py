@@ -15,12 +15,13 @@ code raised on some rank the demo still draws the rest, then exits with status 1
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+
 
 from rich.columns import Columns
 from rich.console import Console
 from rich.panel import Panel
 
+from aisys.parallel.sections import from_rank
 from aisys.ui.attempt import attempt
 from aisys.ui.safe import safe_text
 from aisys.ui.tp_layout import legend, qkv_row_labels, shard_grid
@@ -33,21 +34,6 @@ OPERATORS = (("copy_to_tp", "identity", "all-reduce"),
              ("scatter_to_sp", "split, seq", "all-gather, seq"),
              ("gather_from_sp", "all-gather, seq", "reduce-scatter, seq"),
              ("reduce_scatter_to_sp", "reduce-scatter, seq", "all-gather, seq"))
-
-
-class RankFailure(RuntimeError):
-    """An exercise raised on a rank; the message is the student's own traceback."""
-
-
-def from_rank(section: dict) -> Callable[[Any], dict]:
-    """An `attempt` action that replays a rank's outcome in the parent."""
-    def action(_student_object: Any) -> dict:
-        if section["status"] == "not_implemented":
-            raise NotImplementedError
-        if section["status"] == "error":
-            raise RankFailure(section.get("message", "failed on a rank"))
-        return section
-    return action
 
 
 def run(student, console: Console, options) -> None:

@@ -12,13 +12,10 @@ model on the same rank — this is a picture for the student, not the grader.
 """
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
 SEED = 8
-AGREE_TIMEOUT_S = 60.0
 
 
 def sizes(world: int) -> dict:
@@ -35,43 +32,10 @@ class Guard:
         self.student, self.rank, self.count = student, rank, 0
 
     def __call__(self, action: Callable[[], dict]) -> dict:
-        from aisys.errors import StudentCodeError
-        from aisys.grading.execute import student_traceback
-        from aisys.parallel import ranks
+        from aisys.parallel.sections import agree, guarded
 
         self.count += 1
-        try:
-            outcome = {"status": "ok", **action()}
-        except NotImplementedError:
-            outcome = {"status": "not_implemented"}
-        except StudentCodeError as err:
-            outcome = {"status": "error", "message": str(err)}
-        except Exception as err:  # the student's bug: report it, keep going
-            outcome = {"status": "error", "message": student_traceback(err, self.student)}
-        if outcome["status"] == "error":
-            ranks.abandon_group()        # peers waiting on this rank in a collective fail now
-        return self.agree(outcome)
-
-    def agree(self, outcome: dict) -> dict:
-        """This section's outcome as every rank saw it: an error anywhere is an error everywhere."""
-        from aisys.parallel import ranks
-
-        store = ranks.base_store()
-        if store is None:                # under torchrun: no side channel
-            return outcome
-        world = ranks.world_of_launch()
-        note = [outcome["status"], str(outcome.get("message", ""))[-3000:]]
-        store.set(f"demo/{self.count}/{self.rank}", json.dumps(note))
-        keys = [f"demo/{self.count}/{r}" for r in range(world)]
-        store.wait(keys, timedelta(seconds=AGREE_TIMEOUT_S))
-        notes = [json.loads(store.get(k).decode()) for k in keys]
-        failed = sorted(((r, msg) for r, (status, msg) in enumerate(notes) if status == "error"),
-                        key=lambda item: ("gloo" in item[1] or "Connection" in item[1], item[0]))
-        if not failed:
-            return outcome
-        ranks.rebuild_group()
-        r, message = failed[0]           # the cause first, its echoes on other ranks after
-        return {"status": "error", "message": f"on rank {r}:\n{message}"}
+        return agree(f"tp-demo-{self.count}", guarded(self.student, action))
 
 
 def owned(shard, dense, axis: int) -> list[int]:
