@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from aisys import __version__
-from aisys.catalog import LABS, find_lab, find_labs
+from aisys.catalog import LABS, find_lab
 from aisys.errors import UserError
 
 LANGS = click.Choice(["en", "zh"])
@@ -33,10 +33,13 @@ def cli() -> None:
     """aisys — hands-on labs for the internals of AI frameworks.
 
     \b
-    aisys lab list              the eight labs
+    aisys lab list              the nine labs, and your progress
     aisys lab show graph        read a lab's brief (--lang zh for 中文)
-    aisys lab run graph         run the demo on your code (--solution: the reference)
-    aisys check graph           grade your code
+    aisys lab run graph         run the demo on your code
+    aisys check graph           grade your code (graph:topo_sort: one exercise)
+
+    \b
+    instructors: aisys release, aisys grade-class, aisys grade-bundle (docs/class.md)
     """
 
 
@@ -227,136 +230,15 @@ def check(names, labs_dir, solutions, submission, student, seed, seed_file, fmt,
     sys.exit(0 if report.all_passed else 1)
 
 
-@cli.command("grade-bundle")
-@click.argument("names", nargs=-1)
-@click.option("--output", type=click.Path(path_type=Path), default=Path("autograder.zip"), show_default=True)
-@click.option("--seed", help="the secret seed, stored in the zip (root-only once installed)")
-@click.option("--seed-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="read the secret seed from this file ('-': stdin) instead")
-@click.option("--public-seed", is_flag=True, help="grade with the public seed 0 (students can reproduce it)")
-@click.option("--seed-env", default="AISYS_SECRET_SEED", show_default=True,
-              help="an environment variable that, when set at grading time, overrides the seed")
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=300.0, show_default=True, help="seconds per lab")
-def grade_bundle(names, output, seed, seed_file, public_seed, seed_env, timeout) -> None:
-    """Instructors: write a Gradescope autograder zip grading the named labs (default: all built)."""
-    from aisys.grading.bundle import write_bundle
-    from aisys.grading.command import check_seed, read_seed
-
-    if seed is None and seed_file is None and not public_seed:
-        raise UserError("give the secret seed (--seed N or --seed-file FILE), or --public-seed to grade "
-                        "with the public seed 0 that students see")
-    if public_seed and (seed is not None or seed_file is not None):
-        raise UserError("give --public-seed or a seed, not both")
-    value, _ = read_seed(None if seed is None else check_seed(seed), seed_file)
-    labs = [_available(item) for item in find_labs(list(names))]
-    inside = write_bundle(output, labs, seed=value, seed_env=seed_env, timeout=timeout)
-    _console().print(f"wrote {output} ({len(inside)} files) grading {', '.join(l.slug for l in labs)}; "
-                     "upload it as the assignment's autograder")
-
-
-@cli.command("grade-class")
-@click.argument("submissions", type=click.Path(path_type=Path))
-@click.argument("names", nargs=-1)
-@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), required=True,
-              help="where the reports, grades.csv and summary.html go")
-@click.option("--seed", help="the secret seed (better: --seed-file, which keeps it off command lines)")
-@click.option("--seed-file", type=click.Path(path_type=Path, dir_okay=False), help="read the seed from this file")
-@click.option("--formats", default="json,junit,gradescope,text", show_default=True,
-              help="report formats to write for every student (comma-separated)")
-@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="students graded at once")
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=300.0, show_default=True, help="seconds per lab")
-@click.option("--force", is_flag=True, help="grade again students whose files and seed did not change")
-@click.option("--isolation", type=ISOLATION, default="auto", show_default=True,
-              help="namespaces (default when available), uid (root, no namespaces), none (see --no-isolation)")
-@click.option("--no-isolation", is_flag=True, help="grade without kernel isolation (recorded in every report)")
-def grade_class(submissions, names, output_dir, seed, seed_file, formats, jobs, timeout, force, isolation,
-                no_isolation) -> None:
-    """Instructors: grade every student in SUBMISSIONS (a folder or .zip each; Gradescope,
-    GitHub Classroom, Canvas and Moodle downloads work as they come) on LABS (default: all).
-
-    Writes OUT/students/<student>/ reports, OUT/grades.csv and OUT/summary.html."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    from aisys.grading.classroom import FILES, ClassRun, grade_class as run_class
-    from aisys.grading.command import check_seed, parse_targets, read_seed, write_report
-    from aisys.grading.formats.summary_html import render_summary_html
-    from aisys.grading.formats.summary_text import summary_view
-    from aisys.grading.gradebook import grades_csv, summarize
-    from aisys.grading.isolation import choose
-    from aisys.grading.roster import find_submissions
-    from aisys.ui.safe import escape
-
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = [f for f in wanted if f not in FILES]
-    if unknown or not wanted:
-        raise UserError(f"unknown format {', '.join(unknown) or '(none)'}: use some of {', '.join(FILES)}")
-    labs, only = parse_targets(names)
-    labs = [_available(item) for item in labs]
-    seed_value, hidden = read_seed(None if seed is None else check_seed(seed), seed_file)
-    chosen = choose("none" if no_isolation else isolation, untrusted=True)
-    subs = find_submissions(submissions)
-    run = ClassRun(labs=labs, only=only, out=output_dir, seed=seed_value, seed_hidden=hidden, isolation=chosen,
-                   formats=wanted, timeout=timeout, force=force)
-    err = _console(stderr=True)
-    err.print(f"grading {len(subs)} students on {', '.join(l.slug for l in labs)} "
-              f"(seed {'hidden' if hidden else seed_value}, isolation: {chosen.mode}, {jobs} at a time)")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("students", total=len(subs))
-
-        def step(row, reused):
-            total = f"{row.report.score:g}" if row.report is not None else "error"
-            progress.console.print(f"  {escape(row.student)}: {total}{' (unchanged, reused)' if reused else ''}")
-            progress.advance(task)
-        rows = run_class(subs, run, jobs=jobs, progress=step)
-    write_report(output_dir / "grades.csv", grades_csv(rows, labs, only))
-    summary = summarize(rows, labs, only)
-    write_report(output_dir / "summary.html",
-                 render_summary_html(summary, rows, f"aisys — {', '.join(l.slug for l in labs)}"))
-    _console().print(summary_view(summary))
-    _console().print(f"wrote {output_dir / 'grades.csv'}, {output_dir / 'summary.html'} and "
-                     f"{len(rows)} student folders under {output_dir / 'students'}")
-
-
-@cli.command()
-@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
-def release(out: Path) -> None:
-    """Instructors: write the student edition (no reference answers) into the new folder OUT."""
-    from aisys.grading.release import build_release
-
-    files = build_release(out)
-    _console().print(f"wrote the student edition to {out} ({len(files)} files, no reference answers); "
-                     "hand it out, keep this repository")
-
-
-@cli.command(hidden=True)
-@click.option("--check", "check_only", is_flag=True, help="exit 1 if labs/ differs from the generated stubs")
-@click.option("--force", is_flag=True, help="also replace lab files you edited (a backup is kept)")
-def stubs(check_only: bool, force: bool) -> None:
-    """Maintainers: regenerate labs/ stubs from solutions/ (never silently over your edits)."""
-    from aisys.stubs import drifted_stubs, write_stubs
-
-    _needs_solutions("aisys stubs")
-    if check_only:
-        drifted = drifted_stubs()
-        for path in drifted:
-            click.echo(f"drifted: {path}")
-        sys.exit(1 if drifted else 0)
-    written, backup = write_stubs(force=force)
-    for path in written:
-        click.echo(f"wrote {path}")
-    if backup is not None:
-        click.echo(f"your edited files were copied to {backup} first")
-
-
 def _needs_solutions(what: str) -> None:
     """The student edition ships without reference answers: say so in one line."""
     from aisys.catalog import REPO_DIR
 
     if not (REPO_DIR / "solutions").is_dir():
         raise UserError(f"{what}: this edition has no reference answers (it is the student edition)")
+
+
+from aisys import cli_instructor  # noqa: E402,F401 - registers grade-class, grade-bundle, release, stubs
 
 
 def main() -> None:
