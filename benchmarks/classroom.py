@@ -30,13 +30,16 @@ def _run(argv: list[str], cwd: Path = REPO) -> float:
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=bench_env(), capture_output=True, text=True, timeout=1800)
     wall = time.perf_counter() - start
+    if proc.returncode != 0 and "grade-class" not in argv and "--submission" not in argv:
+        raise RuntimeError(f"{' '.join(argv[3:6])} … exit {proc.returncode}: {proc.stderr[-300:]}")
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(argv[3:6])} … exit {proc.returncode}: {proc.stderr[-300:]}")
     return wall
 
 
 def _check(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "aisys", "check", "--solutions", "--format", "json", "--output", "/dev/null",
+    report = Path(tempfile.gettempdir()) / "aisys-bench-classroom.json"
+    return [sys.executable, "-m", "aisys", "check", "--solutions", "--format", "json", "--output", str(report),
             *extra]
 
 

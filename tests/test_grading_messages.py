@@ -92,3 +92,21 @@ def test_one_exercise_is_graded_and_reported_alone():
     lab, = report["labs"]
     assert [ex["name"] for ex in lab["exercises"]] == ["topo_sort"] and lab["max_score"] == report["max_score"] == 15
     assert proc.returncode == 0
+
+
+def test_a_report_to_a_device_is_written_not_replaced(tmp_path):
+    """--output /dev/stdout (or /dev/null) must stay a device: it is written to, never replaced."""
+    if not os.path.exists("/dev/stdout"):
+        pytest.skip("no /dev/stdout here")
+    from aisys.grading.command import write_report
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader.start()
+    write_report(fifo, "report\n")
+    reader.join(10)
+    assert got == ["report\n"] and fifo.is_fifo()

@@ -120,10 +120,18 @@ def check_seed(text: str, where: str = "--seed") -> int:
 
 
 def write_report(path: Path, text: str) -> None:
-    """Write atomically, replacing whatever is at `path` (a file graded code wrote, a symlink)."""
+    """Write atomically, replacing whatever regular file or symlink is at `path` (a file graded
+    code wrote, a link); a device or pipe (/dev/stdout, /dev/null) is written to, never replaced."""
+    import stat
+
     if path.is_dir() and not path.is_symlink():
         raise UserError(f"cannot write the report to {path}: it is a directory")
     try:
+        mode = os.stat(path).st_mode if path.exists() and not path.is_symlink() else 0
+        if mode and not stat.S_ISREG(mode):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".aisys-report-", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
