@@ -99,7 +99,7 @@ def grade(labs: list[Lab], labs_dir: Path, *, seed: int = DEFAULT_SEED, timeout:
                 thread.start()
             for thread in threads:
                 thread.join()
-            ordered = [judged[lab.slug].result() for lab in labs]
+            ordered = [judged[lab.slug].result() for lab in sorted(labs, key=lambda lab: lab.number)]
     for result in ordered:
         for old, new in (renames or {}).items():
             _rename_paths(result, old, new)
