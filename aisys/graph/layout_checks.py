@@ -22,6 +22,10 @@ def _random_shape(rng, max_dims=5, max_size=5, zero_ok=False):
     return [int(s) for s in rng.integers(low, max_size + 1, size=int(rng.integers(0, max_dims + 1)))]
 
 
+_VIEWS = {"none": "a contiguous tensor", "transpose": "a transposed view", "slice": "a sliced view",
+          "step": "a strided view (every other row)", "expand": "an expanded view (stride 0)"}
+
+
 def _view(spec: dict):
     """The tensor a layout case describes: arange over its storage, then one view op.
 
@@ -87,9 +91,11 @@ class RowMajorStrides(ExerciseCheck):
         if not verdict.passed:
             return verdict
         truth = [list(torch.empty(shape).stride()) for shape in shapes]
+        wrong = next((i for i, (got, want) in enumerate(zip(output["strides"], truth)) if got != want), None)
         return first_failure(
             _no_changes(output["changed"], "row_major_strides"),
-            equal(output["strides"], truth, what="strides"),
+            PASS if wrong is None else equal(output["strides"][wrong], truth[wrong],
+                                             what=f"row_major_strides({tuple(shapes[wrong])})"),
             fail(f"a second call with shape {tuple(shapes[0])} gave a different answer: keep no state between calls")
             if output["again"] != output["strides"][0] else PASS)
 
@@ -168,7 +174,13 @@ class FlatOffset(ExerciseCheck):
         if raised:
             return fail(f"flat_offset raised IndexError for the valid index {raised[0]} of shape {tuple(t.shape)}")
         expected = [int(t[tuple(index)].item()) for index in case.inputs["indices"]]
-        return first_failure(equal(output["positions"], expected, what="storage positions"),
+        spec = case.inputs["spec"]
+        call = (f"flat_offset(shape={tuple(t.shape)}, index=…" + (", strides=…" if case.inputs.get("strides") else "")
+                + (f", offset={case.inputs['offset']}" if case.inputs.get("offset") else "") + ")")
+        wrong = next((i for i, (got, want) in enumerate(zip(output["positions"], expected)) if got != want), None)
+        return first_failure(PASS if wrong is None else
+                             fail(f"{call} for index {tuple(case.inputs['indices'][wrong])} gave a wrong storage "
+                                  f"position ({_VIEWS.get(spec.get('view', 'none'), 'a view')})"),
                              _no_changes(output["changed"], "flat_offset"))
 
 

@@ -17,8 +17,12 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import Markdown
 
 _CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CLOSE = "，。、；：！？）」』】》〉”’…"     # never starts a line: glued to what precedes it
+_OPEN = "（「『【《〈“‘"                   # never ends a line: glued to what follows it
 # a bracketed short term, one CJK character, or a run of anything else — each with its spaces
-_WORD = re.compile(rf"\s*(?:[（【「『《][^（）【】「」『』《》\n]{{1,28}}[）】」』》]|[{_CJK}]|[^\s{_CJK}]+)\s*")
+# and the punctuation that must stay beside it
+_WORD = re.compile(rf"\s*(?:[（【「『《][^（）【】「」『』《》\n]{{1,28}}[）】」』》][{_CLOSE}]*"
+                   rf"|[{_OPEN}]*[{_CJK}][{_CLOSE}]*|[{_OPEN}]*[^\s{_CJK}{_OPEN}{_CLOSE}]+[{_CLOSE}]*|[{_OPEN}{_CLOSE}]+)\s*")
 
 
 class Brief:
