@@ -47,6 +47,7 @@ def grade_bundle(names, output, seed, seed_file, public_seed, seed_env, timeout)
               help="where the reports, grades.csv and summary.html go")
 @click.option("--seed", help="the secret seed (better: --seed-file, which keeps it off command lines)")
 @click.option("--seed-file", type=click.Path(path_type=Path, dir_okay=False), help="read the seed from this file")
+@click.option("--public-seed", is_flag=True, help="grade with the public seed 0 (students can reproduce it)")
 @click.option("--formats", default="json,junit,gradescope,text", show_default=True,
               help="report formats to write for every student (comma-separated)")
 @click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="students graded at once")
@@ -55,16 +56,18 @@ def grade_bundle(names, output, seed, seed_file, public_seed, seed_env, timeout)
 @click.option("--isolation", type=ISOLATION, default="auto", show_default=True,
               help="namespaces (default when available), uid (root, no namespaces), none (see --no-isolation)")
 @click.option("--no-isolation", is_flag=True, help="grade without kernel isolation (recorded in every report)")
-def grade_class(submissions, names, output_dir, seed, seed_file, formats, jobs, timeout, force, isolation,
-                no_isolation) -> None:
+def grade_class(submissions, names, output_dir, seed, seed_file, public_seed, formats, jobs, timeout, force,
+                isolation, no_isolation) -> None:
     """Instructors: grade every student in SUBMISSIONS (a folder or .zip each; Gradescope,
     GitHub Classroom, Canvas and Moodle downloads work as they come) on LABS (default: all).
 
-    Writes OUT/students/<student>/ reports, OUT/grades.csv and OUT/summary.html."""
+    Writes OUT/grades.csv, OUT/summary.html, OUT/students/<student>/ (feedback you can hand
+    back) and OUT/staff/<student>/ (with the seed: keep it). LAB:EXERCISE regrades one
+    exercise into OUT/partial/ without touching the full results."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
-    from aisys.grading.classroom import FILES, ClassRun, grade_class as run_class
+    from aisys.grading.classroom import FILES, ClassRun, grade_class as run_class, output_dir as results_dir
     from aisys.grading.command import check_seed, parse_targets, read_seed, write_report
     from aisys.grading.formats.summary_html import render_summary_html
     from aisys.grading.formats.summary_text import summary_view
@@ -77,33 +80,41 @@ def grade_class(submissions, names, output_dir, seed, seed_file, formats, jobs, 
     unknown = [f for f in wanted if f not in FILES]
     if unknown or not wanted:
         raise UserError(f"unknown format {', '.join(unknown) or '(none)'}: use some of {', '.join(FILES)}")
+    if seed is None and seed_file is None and not public_seed:
+        raise UserError("give the secret seed (--seed-file FILE or --seed N), or --public-seed to grade with the "
+                        "public seed 0 that students see")
+    if public_seed and (seed is not None or seed_file is not None):
+        raise UserError("give --public-seed or a seed, not both")
     labs, only = parse_targets(names)
     labs = [_available(item) for item in labs]
     seed_value, hidden = read_seed(None if seed is None else check_seed(seed), seed_file)
     chosen = choose("none" if no_isolation else isolation, untrusted=True)
-    subs = find_submissions(submissions)
+    subs = find_submissions(submissions, skip=output_dir)
+    out = results_dir(output_dir, only)
     run = ClassRun(labs=labs, only=only, out=output_dir, seed=seed_value, seed_hidden=hidden, isolation=chosen,
                    formats=wanted, timeout=timeout, force=force)
     err = _console(stderr=True)
-    err.print(f"grading {len(subs)} students on {', '.join(l.slug for l in labs)} "
+    err.print(f"grading {len(subs)} submissions on {escape(', '.join(names) or 'every lab')} "
               f"(seed {'hidden' if hidden else seed_value}, isolation: {chosen.mode}, {jobs} at a time)")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task("students", total=len(subs))
 
-        def step(row, reused):
+        def step(sub, row, reused):
             total = f"{row.report.score:g}" if row.report is not None else "error"
-            progress.console.print(f"  {escape(row.student)}: {total}{' (unchanged, reused)' if reused else ''}")
+            notes = row.report.notes if row.report is not None else sub.notes
+            said = "".join(f"\n    note: {escape(note)}" for note in notes)
+            progress.console.print(f"  {escape(sub.student)}: {total}{' (unchanged, reused)' if reused else ''}{said}")
             progress.advance(task)
         rows = run_class(subs, run, jobs=jobs, progress=step)
-    write_report(output_dir / "grades.csv", grades_csv(rows, labs, only))
+    write_report(out / "grades.csv", grades_csv(rows, labs, only))
     summary = summarize(rows, labs, only)
-    write_report(output_dir / "summary.html",
-                 render_summary_html(summary, rows, f"aisys — {', '.join(l.slug for l in labs)}"))
+    write_report(out / "summary.html",
+                 render_summary_html(summary, rows, f"aisys — {', '.join(names) or 'every lab'}"))
     _console().print(summary_view(summary))
-    _console().print(f"wrote {output_dir / 'grades.csv'}, {output_dir / 'summary.html'} and "
-                     f"{len(rows)} student folders under {output_dir / 'students'}")
+    _console().print(f"wrote {out / 'grades.csv'}, {out / 'summary.html'}, feedback under {out / 'students'} "
+                     f"and staff-only reports (with the seed) under {out / 'staff'}")
 
 
 @cli.command()

@@ -165,7 +165,7 @@ def test_every_class_of_attack_has_a_submission():
     classes = {"forged records": {"forge_records", "forge_ranks", "forge_tp"}, "secret seed": {"leak_seed"},
                "same-user takeover": {"takeover", "read_solutions", "kill_grader", "import_solutions"},
                "escaping the run": {"escape_setsid", "fork_loop", "wipe_neighbours", "spawn_loop"},
-               "crashing the report": {"surrogates", "huge_line", "write_report"},
+               "crashing the report": {"surrogates", "huge_line", "write_report", "nested_flood"},
                "injection": {"ansi_escapes"}}
     for attack, names in classes.items():
         assert names <= set(NAMES), f"{attack}: {names - set(NAMES)} missing"

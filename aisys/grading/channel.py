@@ -14,7 +14,7 @@ import threading
 from typing import IO
 
 MAX_LINE = 16 * 2**20
-MAX_TOTAL = 128 * 2**20
+MAX_TOTAL = 48 * 2**20         # the largest lab's honest records total ~23 MB
 MAX_CONTROL = 2**20
 
 

@@ -1,8 +1,9 @@
 """A class's grades as plain data: the gradebook CSV and the summary statistics.
 
-`grades.csv` has one row per student: `student`, then one column per exercise (`01
-graph: topo_sort`), one per lab (`lab 01 graph`), and `total` last — a shape Canvas's and
-Moodle's gradebook imports map column by column. The summary says, per exercise, the mean,
+`grades.csv` has one row per student: `student`, `id` (the platform's: Canvas user id,
+Moodle participant id, Gradescope sid or email; empty for plain folders), then one column per
+exercise (`01 graph: topo_sort`), one per lab (`lab 01 graph`), and `total` last — a shape
+Canvas's and Moodle's gradebook imports map column by column. The summary says, per exercise, the mean,
 the median, the share of students at full marks and the most common failing case, and
 bins the totals into a histogram. A student whose grading failed outright gets a row of
 zeros and the reason.
@@ -23,7 +24,8 @@ from aisys.grading.report import Report
 class Row:
     student: str
     report: Report | None
-    note: str = ""            # why there is no report (the grader failed for this student)
+    note: str = ""            # why there is no report, or what the roster noticed
+    ident: str = ""           # the platform's id: Canvas user, Moodle participant, Gradescope sid or email
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Summary:
     totals: list[float] = field(default_factory=list)
     exercises: list[ExerciseStats] = field(default_factory=list)
     histogram: list[tuple[str, int]] = field(default_factory=list)   # (bin label, students)
+    flags: list[str] = field(default_factory=list)   # staff-only: submissions equal to the reference
 
 
 def columns(labs: list[Lab], only: dict[str, set[str]] | None = None) -> tuple[list[tuple], list[Lab]]:
@@ -74,14 +77,14 @@ def grades_csv(rows: list[Row], labs: list[Lab], only: dict[str, set[str]] | Non
     graded_labs = [lab for lab in labs if any(l is lab for l, _ in chosen)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", *(f"{lab.number:02d} {lab.slug}: {ex.name}" for lab, ex in chosen),
+    writer.writerow(["student", "id", *(f"{lab.number:02d} {lab.slug}: {ex.name}" for lab, ex in chosen),
                      *(f"lab {lab.number:02d} {lab.slug}" for lab in graded_labs), "total"])
     for row in rows:
         cells = [f"{_score(row.report, lab, ex.name):g}" for lab, ex in chosen]
         labs_cells = [f"{_score(row.report, lab):g}" for lab in graded_labs]
         total = row.report.score if row.report is not None else 0.0
-        writer.writerow([_cell(row.student), *cells, *labs_cells, f"{total:g}"])
-    return out.getvalue()
+        writer.writerow([_cell(row.student), _cell(row.ident), *cells, *labs_cells, f"{total:g}"])
+    return "\ufeff" + out.getvalue()         # a byte-order mark: spreadsheets then read the names as UTF-8
 
 
 def summarize(rows: list[Row], labs: list[Lab], only: dict[str, set[str]] | None = None,
@@ -108,6 +111,11 @@ def summarize(rows: list[Row], labs: list[Lab], only: dict[str, set[str]] | None
             full_share=sum(s >= ex.points - 1e-9 for s in scores) / len(scores) if scores else 0.0,
             common_failure=common, common_count=count))
     summary.histogram = histogram(totals, max_total, bins)
+    for row in rows:
+        same = (row.report.extra.get("matches_reference") or []) if row.report is not None else []
+        if same:
+            summary.flags.append(f"{row.student}: {len(same)} exercise(s) equal the reference answer "
+                                 f"({', '.join(x.split(': ')[-1] for x in same[:4])}{', …' if len(same) > 4 else ''})")
     return summary
 
 

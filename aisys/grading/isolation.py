@@ -3,8 +3,8 @@
 Three modes, and every report says which one it ran under:
 
 - `namespaces` — bubblewrap (`bwrap`): its own user, PID, mount, IPC, UTS and network
-  namespaces (loopback only: gloo ranks still talk), an unprivileged uid, a root filesystem
-  of read-only binds (the system, the Python install, the aisys package — nothing else of the
+  namespaces (loopback only: gloo ranks still talk), an unprivileged uid, a read-only root
+  filesystem (and /dev) of read-only binds (the system, the Python install, the aisys package — nothing else of the
   repository: no `solutions/`, no reports, no other student), private size-limited tmpfs at
   `/tmp` and `/dev/shm`, its own `/proc`. Killing the sandbox's first process ends the PID
   namespace, so nothing it forked or `setsid`'d survives. As root, bwrap runs as `nobody`
@@ -164,10 +164,13 @@ def sandbox_argv(command: list[str], *, binds: list[str], workdir: str) -> list[
         bwrap += ["--dev-bind", str(device), str(device)]
     if any(Path("/dev").glob("nvidia*")) and Path("/sys").is_dir():
         bwrap += ["--ro-bind", "/sys", "/sys"]
+    # last: the root and /dev (both tmpfs bwrap made, unsized) read-only, so only the sized
+    # /tmp and /dev/shm take writes — nothing can fill memory or plant a module on sys.path
+    seal = ["--remount-ro", "/dev", "--remount-ro", "/"]
     if not _is_root():
         for path in ro:
             bwrap += ["--ro-bind", path, path]
-        return bwrap + ["--chdir", workdir, "--", *command]
+        return bwrap + seal + ["--chdir", workdir, "--", *command]
     # As root: bind each folder into a staging point inside a private mount namespace first,
     # then drop to nobody and let bwrap (unprivileged) bind the staging points into place —
     # so folders under /root (0700) are reachable without being readable on the host.
@@ -178,7 +181,7 @@ def sandbox_argv(command: list[str], *, binds: list[str], workdir: str) -> list[
         kind = "-d" if os.path.isdir(path) else "-f"
         mounts.append(f"{'mkdir -p' if kind == '-d' else 'touch'} {point}; mount --bind {shlex.quote(path)} {point}")
         bwrap += ["--ro-bind", point, path]
-    bwrap += ["--chdir", workdir, "--", *command]
+    bwrap += seal + ["--chdir", workdir, "--", *command]
     script = (f"set -e; mkdir -p {stage}; mount -t tmpfs -o size=1m,mode=755 aisys-stage {stage}; "
               + "; ".join(mounts) + f"; exec setpriv --reuid={SANDBOX_UID} --regid={SANDBOX_UID} "
               "--clear-groups " + shlex.join(bwrap))

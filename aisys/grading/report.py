@@ -48,6 +48,7 @@ class Report:
     labs: list[LabResult] = field(default_factory=list)
     extra: dict = field(default_factory=dict)   # versions, file hashes, isolation: for staff to look at
     seed_hidden: bool = False                   # a secret seed: never shown to students (text, JUnit)
+    notes: list[str] = field(default_factory=list)   # about the submission itself (files not graded, …)
 
     @property
     def all_passed(self) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import subprocess
@@ -34,6 +35,8 @@ from aisys.grading.staging import copy_labs
 MAX_PROCESSES = 32          # in one lab's process tree: ranks, their helpers, and room to spare
 MAX_FEEDBACK = 8000
 MARGIN_S = 20.0             # past a lab's timeout before the parent gives up on the server
+MAX_CONTAINERS = 1_000_000  # lists and dicts parsed per lab (honest labs: under 20,000)
+_CASE_KEY = re.compile(r'\{"case": "([^"\\]{1,200})"')   # how the worker starts every record
 STARTUP_S = 120.0
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 _BOOT = "import sys; sys.path.insert(0, {repo!r}); from aisys.grading.zygote import main; main()"
@@ -179,13 +182,22 @@ class GradingSession:
             result.timed_out = bool(done.get("timed_out"))
             result.killed_because = str(done.get("killed_because") or "")
             result.feedback = str(done.get("feedback") or "")[:MAX_FEEDBACK]
+        planned = {case.key for case in cases}
+        budget = MAX_CONTAINERS
         for line in self._channel.take():
+            key = _CASE_KEY.match(line)
+            if key is None or key.group(1) not in planned or key.group(1) in result.records:
+                continue                      # not a planned case, or not its first record: never parsed
+            containers = line.count("[") + line.count("{")
+            if containers > budget:
+                continue                      # more nesting than any honest output: parsing it costs memory
             try:
                 rec = loads(line)
             except (ValueError, RecursionError):   # garbage on the channel: not a record
                 continue
-            if isinstance(rec, dict) and isinstance(rec.get("case"), str):
-                result.records.setdefault(rec["case"], rec)
+            if isinstance(rec, dict) and rec.get("case") == key.group(1):
+                budget -= containers
+                result.records[rec["case"]] = rec
         result.duration_s = time.monotonic() - started
         return result
 

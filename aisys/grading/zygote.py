@@ -54,8 +54,15 @@ def main() -> None:
 
 
 def _preload(modules: list[str]) -> None:
-    """Import what every worker needs, before any student code exists in this process tree."""
+    """Import what every worker needs, before any student code exists in this process tree:
+    nothing a worker imports later can come from a file student code planted."""
+    import resource  # noqa: F401 - the worker's rlimits
+    import traceback  # noqa: F401
+
     import numpy  # noqa: F401
+
+    from aisys.grading import execute, guard, plain, reaper, spec, worker  # noqa: F401
+    from aisys import catalog, workspace  # noqa: F401
 
     try:
         import torch  # noqa: F401

@@ -39,7 +39,10 @@ def expect_graph(plain: Any, what: str) -> Verdict:
     if not verdict.passed:
         return verdict
     names = [n["name"] for n in plain["nodes"]]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    seen: dict = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    repeated = sorted(n for n, k in seen.items() if k > 1)
     return fail(f"{what} has duplicate node names: {repeated[:3]}") if repeated else PASS
 
 

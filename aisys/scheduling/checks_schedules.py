@@ -28,6 +28,8 @@ from aisys.scheduling.timeline import Timeline
 SCALE_SIZES = (250, 1000)
 SCALE_GROWTH, SCALE_FACTOR, SCALE_SLACK = 4 ** 1.6, 50.0, 0.05
 
+_clock = time.perf_counter   # taken at import, before any student code: monkeypatching time can't fool it
+
 
 def scale_graph(seed: int, n: int):
     return builders.random_dag(np.random.default_rng([seed, n]), n)
@@ -145,9 +147,9 @@ def _timed_runs(fn, seed: int, m: int) -> dict:
     best, slots = [float("inf")] * len(graphs), None
     for _ in range(2):
         for k, graph in enumerate(graphs):
-            start = time.perf_counter()
+            start = _clock()
             timeline = fn(graph, m)
-            best[k] = min(best[k], time.perf_counter() - start)
+            best[k] = min(best[k], _clock() - start)
             require(timeline, Timeline, "list_schedule", "a Timeline")
             slots = [[s.op, s.worker, s.start, s.end] for s in timeline.slots] if k == len(graphs) - 1 else slots
     return {"slots": slots, "seconds": best}
@@ -167,6 +169,6 @@ def _speed_verdict(graph, m: int, costs: dict, small: float, large: float) -> Ve
 
 
 def _timed(fn, *args) -> float:
-    start = time.perf_counter()
+    start = _clock()
     fn(*args)
-    return time.perf_counter() - start
+    return _clock() - start

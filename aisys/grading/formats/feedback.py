@@ -36,6 +36,7 @@ def lab_feedback(lab: LabResult) -> str:
 
 def report_summary(report: Report) -> str:
     line = f"total {report.score:g} / {report.max_score:g}"
+    line += "".join(f"\nnote on your submission: {note}" for note in report.notes)
     if report.seed != 0:
         line += ("\nthese results use hidden inputs (a non-public seed): passing the public checks"
                  " (`aisys check`) is a guide; the hidden ones decide the grade")

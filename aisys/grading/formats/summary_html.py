@@ -48,6 +48,14 @@ def _bar(share: float, width: int = 120) -> str:
             f'height="12" fill="#3a9a5b"/></svg>')
 
 
+def _flags(summary: Summary) -> str:
+    if not summary.flags:
+        return ""
+    items = "".join(f"<li>{_e(flag)}</li>" for flag in summary.flags)
+    return ("<h2>Copies of the reference</h2><p class=muted>Staff only. A hint for a person to look at: "
+            f"short answers can match honestly.</p><ul id=\"flags\">{items}</ul>\n")
+
+
 def render_summary_html(summary: Summary, rows: list[Row], title: str) -> str:
     exercises = "".join(
         f"<tr><td>{_e(s.column)}</td><td class=num>{s.mean:.1f} / {s.max_score:g}</td>"
@@ -56,7 +64,8 @@ def render_summary_html(summary: Summary, rows: list[Row], title: str) -> str:
         f"{f' <span class=muted>({s.common_count})</span>' if s.common_count else ''}</td></tr>"
         for s in summary.exercises)
     students = "".join(
-        f"<tr><td>{_e(row.student)}</td><td class=num>{(row.report.score if row.report else 0):g}</td>"
+        f"<tr><td>{_e(row.student)}</td><td>{_e(row.ident)}</td>"
+        f"<td class=num>{(row.report.score if row.report else 0):g}</td>"
         f"<td class=muted>{_e(row.note)}</td></tr>" for row in rows)
     mean = sum(summary.totals) / len(summary.totals) if summary.totals else 0.0
     return f"""<!DOCTYPE html>
@@ -70,8 +79,8 @@ def render_summary_html(summary: Summary, rows: list[Row], title: str) -> str:
 <table id="exercises"><tr><th>exercise</th><th>mean</th><th>median</th><th>at full marks</th>
 <th>most common failing case (students)</th></tr>
 {exercises}</table>
-<h2>Students</h2>
-<table id="students"><tr><th>student</th><th>total</th><th>note</th></tr>
+{_flags(summary)}<h2>Students</h2>
+<table id="students"><tr><th>student</th><th>id</th><th>total</th><th>note</th></tr>
 {students}</table>
 </body></html>
 """

@@ -23,4 +23,6 @@ def summary_view(summary: Summary, width: int = 30) -> Group:
     bars.add_column(no_wrap=True)
     for label, n in summary.histogram:
         bars.add_row(label, Text("█" * round(width * n / top) + f" {n}"))
-    return Group(table, bars)
+    flags = [Text("copies of the reference (staff only; a person should look — short answers can match):",
+                  style="bold")] + [Text(f"  {flag}") for flag in summary.flags] if summary.flags else []
+    return Group(table, bars, *flags)

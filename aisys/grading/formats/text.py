@@ -58,6 +58,8 @@ def summary(report: Report) -> Text:
     seed = "hidden" if report.seed_hidden else report.seed
     line = Text(f"total {points(report.score)} / {points(report.max_score)}   seed {seed}   "
                 f"labs dir {report.labs_dir}", style="bold")
+    for note in report.notes:
+        line.append(f"\nnote on your submission: {note}", style="yellow")
     isolation = report.extra.get("isolation", {}).get("mode")
     if isolation:
         line.append(f"\nisolation: {isolation}", style="dim")
