@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from aisys import __version__
-from aisys.catalog import LABS, find_lab
+from aisys.catalog import LABS, REPO_DIR, find_lab
 from aisys.errors import UserError
 
 LANGS = click.Choice(["en", "zh"])
@@ -59,7 +59,7 @@ def lab_list(labs_dir: Path | None) -> None:
 
     progress = load_progress(resolve_labs_dir(labs_dir))
     table = Table(title="aisys labs", title_justify="left",
-                  caption="status: your score at your last `aisys check` of that lab", caption_justify="left")
+                  caption="status: your score at your last `aisys check` of the whole lab", caption_justify="left")
     for column in ("#", "slug", "title", "标题", "exercises", "points", "status"):
         table.add_column(column, no_wrap=column in ("#", "slug", "status", "标题"))
     for item in LABS:
@@ -97,7 +97,8 @@ def lab_show(name: str, lang: str, labs_dir: Path | None) -> None:
 
 @lab.command("run")
 @click.argument("name")
-@click.option("--solution", is_flag=True, help="run the reference answers instead of your code")
+@click.option("--solution", is_flag=True, help="run the reference answers instead of your code",
+              hidden=not (REPO_DIR / "solutions").is_dir())
 @click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
 @click.option("--dot", type=click.Path(path_type=Path, dir_okay=False), help="graph labs: write a graph as DOT")
 @click.option("--trace", type=click.Path(path_type=Path, dir_okay=False),
@@ -159,7 +160,8 @@ ISOLATION = click.Choice(["auto", "best", "namespaces", "uid", "none"])
 @cli.command()
 @click.argument("names", nargs=-1)
 @click.option("--labs-dir", type=click.Path(path_type=Path), help="a student workspace (default ./labs)")
-@click.option("--solutions", is_flag=True, help="grade the reference answers (a test of the checks)")
+@click.option("--solutions", is_flag=True, help="grade the reference answers (a test of the checks)",
+              hidden=not (REPO_DIR / "solutions").is_dir())
 @click.option("--submission", type=click.Path(path_type=Path), multiple=True,
               help="a student's submitted copy: only the lab files the catalog names are read from it")
 @click.option("--student", help="who the submission is from, for the report (default: its folder's name)")

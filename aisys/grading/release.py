@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PRISTINE = ROOT / "tests" / "fixtures" / "labs"      # the stubs as released: never your own labs/
+
+
+@pytest.fixture(scope="module")
+def stubs(tmp_path_factory):
+    """A copy of the released stubs: the tests never read or grade the labs/ you work in."""
+    copy = tmp_path_factory.mktemp("stubs") / "labs"
+    shutil.copytree(PRISTINE, copy)
+    return copy
 
 
 def aisys(*args, timeout=600):
@@ -56,13 +66,13 @@ def test_the_labs_are_listed_and_every_brief_shows():
 
 
 @pytest.mark.parametrize("lab", ["graph"])
-def test_a_demo_runs_on_the_stubs(lab):
-    proc = aisys("lab", "run", lab)
+def test_a_demo_runs_on_the_stubs(lab, stubs):
+    proc = aisys("lab", "run", lab, "--labs-dir", str(stubs))
     assert proc.returncode == 0 and "not implemented yet" in proc.stdout, proc.stderr
 
 
-def test_the_stubs_grade_to_zero_not_started():
-    proc = aisys("check", "--format", "json")
+def test_the_stubs_grade_to_zero_not_started(stubs):
+    proc = aisys("check", "--format", "json", "--labs-dir", str(stubs))
     report = json.loads(proc.stdout)
     assert proc.returncode == 1 and report["score"] == 0 and report["labs"]
     assert {ex["status"] for lab in report["labs"] for ex in lab["exercises"]} == {"not_implemented"}
@@ -77,9 +87,10 @@ def build_release(out: Path, repo: Path = REPO_DIR) -> list[Path]:
         raise UserError(f"{out} already exists and is not empty: give a new folder")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(repo / "aisys", out / "aisys", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for folder in ("docs",):
+    for folder in ("docs",):       # the student's docs: not the class walk-through or the tour tool
         if (repo / folder).is_dir():
-            shutil.copytree(repo / folder, out / folder, ignore=shutil.ignore_patterns("__pycache__", "tour.py"))
+            shutil.copytree(repo / folder, out / folder,
+                            ignore=shutil.ignore_patterns("__pycache__", "tour.py", "class.md"))
     for name in _TOP_FILES:
         if (repo / name).is_file():
             shutil.copyfile(repo / name, out / name)
@@ -89,19 +100,22 @@ def build_release(out: Path, repo: Path = REPO_DIR) -> list[Path]:
         for brief in sorted((repo / "labs" / lab.folder).glob("README*.md")):
             target = out / "labs" / lab.folder / brief.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(brief, target)
+            lines = brief.read_text(encoding="utf-8").splitlines(keepends=True)
+            target.write_text("".join(l for l in lines if "--solution" not in l), encoding="utf-8")
     stubs = expected_stubs(repo)
     for path, text in stubs.items():                     # generated afresh: never a solved copy
         target = out / path.relative_to(repo)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     (out / "labs" / MANIFEST).write_text(manifest_text(stubs, repo / "labs"))
-    (out / "tests").mkdir()
+    shutil.copytree(out / "labs", out / "tests" / "fixtures" / "labs",
+                    ignore=shutil.ignore_patterns("README*.md"))   # pristine stubs for the edition's tests
     (out / "tests" / "test_edition.py").write_text(EDITION_TESTS, encoding="utf-8")
     ci = out / ".ci" / "run"
     ci.parent.mkdir()
     ci.write_text("#!/usr/bin/env bash\nset -euo pipefail\ncd \"$(dirname \"$0\")/..\"\n"
-                  "python -m pip install --quiet torch==2.13.0\npython -m pip install --quiet -e \".[dev]\"\n"
+                  "python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu\n"
+                  "python -m pip install --quiet -e \".[dev]\"\n"
                   "python -m pytest -q\n")
     ci.chmod(0o755)
     return sorted(p for p in out.rglob("*") if p.is_file())
