@@ -74,6 +74,8 @@ def _schedules(student, console, key: str, title: str, graph, timelines: dict) -
             console.print(gantt(shown, title=label))
         rows.append((label, timeline, bound))
         timelines[f"{key}: {label}"] = shown
+    if not rows:
+        console.print("[dim](the timelines appear here once the schedulers above are implemented)[/]")
     if rows:
         console.print(schedule_summary(rows))
         console.print("GPU: 4x faster, 0.25 launch overhead per op; PCIe: 0.5 latency + bytes/64 (the link rows: "
@@ -93,6 +95,8 @@ def _priority_matters(student, console, timelines: dict) -> None:
             timelines[f"chain+crowd: {label}"] = timeline
     if rows:
         console.print(schedule_summary(rows))
+    else:
+        console.print("[dim](fifo_schedule and list_schedule side by side, once they are implemented)[/]")
 
 
 def _cost_classes(student, console, timelines: dict) -> None:

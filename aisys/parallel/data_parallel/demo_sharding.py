@@ -15,8 +15,9 @@ SMALL = {"n_layers": 6, "hidden": 128, "heads": 4, "batch": 2, "seq": 64}
 
 
 def memory_panels(student: Student, console: Console) -> None:
-    console.rule("2 · memory: ZeRO per device (Ψ = 7.5 B, N_d = 64; paper: 120 / 31.4 / 16.6 / 1.9 GB) and "
-                 "training memory")
+    console.rule("2 · memory: ZeRO per device and training memory")
+    console.print("[dim]Ψ = 7.5 B parameters on N_d = 64 devices; the ZeRO paper says 120 / 31.4 / 16.6 / 1.9 GB[/]",
+                  justify="center")
     names = ("stage 0 (DP)", "stage 1 (P_os)", "stage 2 (P_os+g)", "stage 3 (P_os+g+p)")
     gb = attempt(console, student, "zero_memory", lambda fn: [float(fn(7.5e9, 64, s)) for s in range(4)])
     comm = attempt(console, student, "zero_comm", lambda fn: [float(fn(1.0, s)) for s in range(4)])
