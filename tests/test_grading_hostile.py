@@ -100,7 +100,7 @@ def _class(lab, root: Path, outside: Path, seed_file: Path) -> dict:
     subs = root / "submissions"
     for name in NAMES:
         if _lab_of(name).slug == lab.slug:
-            _submission(name, subs / name, outside, root / "grades" / "students" / name / "report.json")
+            _submission(name, subs / name, outside, root / "grades" / "staff" / name / "report.json")
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "aisys", "grade-class", str(subs), lab.slug, "--seed-file",
                            str(seed_file), "--output-dir", str(root / "grades"), "--jobs", "3",
@@ -149,7 +149,7 @@ def world(tmp_path_factory) -> dict:
     for name in NAMES:
         graded = classes[_lab_of(name).slug]
         for fmt in FORMATS:
-            path = graded["grades"] / "students" / name / FILE_OF[fmt]
+            path = graded["grades"] / ("staff" if fmt in ("json", "gradescope") else "students") / name / FILE_OF[fmt]
             runs[_id((name, fmt, ()))] = {"proc": graded["proc"], "elapsed": graded["elapsed"], "fmt": fmt,
                                           "lab": graded["lab"], "text": path.read_text() if path.is_file() else "",
                                           "class": True}

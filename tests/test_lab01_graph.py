@@ -240,7 +240,7 @@ BUGS = {
     "offset-ignored-without-strides": ("flat_offset", {"tensors.py": [
         ("    return int(offset + sum(i * s for i, s in zip(index, steps)))",
          "    return int((offset if strides is not None else 0) + sum(i * s for i, s in zip(index, steps)))")]},
-        {"offset-without-strides"}, "storage positions"),
+        {"offset-without-strides"}, "wrong storage position"),
     "offset-no-ndim-check": ("flat_offset", {"tensors.py": [
         ("    if len(index) != len(shape):", "    if False:")]}, {"wrong-ndim"}, "IndexError"),
     "info-contiguous-without-size-one": ("tensor_info", {"tensors.py": [

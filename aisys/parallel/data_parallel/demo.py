@@ -50,7 +50,7 @@ class Parts:
             return None
         if mine[0]["status"] == "not_implemented":
             attempt(self.console, self.student, exercise, _stub)
-            self.console.print(f"[dim]({escape(exercise)} is not implemented yet: this panel appears once it is)[/]")
+            self.console.print(f"[dim](this panel appears once {escape(exercise)} works)[/]")
             return None
         return mine
 
@@ -81,7 +81,7 @@ def run(student: Student, console: Console, options: DemoOptions) -> None:
     how = "joining the torchrun group" if under_torchrun() else "launching"
     extra = (f" (--nproc {world} for the panels; the ring's N=4 row and a parameter server with 3 workers "
              f"need {PS_WORLD})") if launched > world else ""
-    console.rule(f"{how} {launched} ranks")
+    console.rule(f"{how}: {launched} ranks")
     console.print(f"[dim]{launched} ranks{extra}; backend {options.backend}, device {options.device}[/]",
                   justify="center")
     from aisys.parallel.data_parallel.optim_bench import warm_up
