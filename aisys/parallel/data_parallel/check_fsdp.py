@@ -39,7 +39,7 @@ class FSDPCheck(ExerciseCheck):
 
     def cases(self, rng):
         def case(name, world, dtype, **extra):
-            return Case(name, {"world": world, "dtype": dtype, "seed": int(rng.integers(1 << 30)), "steps": 3,
+            return Case(name, {"world": world, "dtype": dtype, "seed": int(rng.integers(1 << 30)), "steps": 5,
                                "batch": 2 * world, "width": int(rng.choice([160, 192])), "depth": 3,
                                "lr": 0.01, **extra})
         return [case("w2-fp32", 2, "float32"), case("w4-fp32", 4, "float32"),
@@ -146,7 +146,8 @@ class FSDPCheck(ExerciseCheck):
             return fail(f"rank {rank}: the memory samples do not follow the units' forward and backward")
         measured = [judge_memory(f"rank {rank}, step {i}", info["memory"], model, out["local"], p["dtype"])
                     for i, info in enumerate(out["steps"]) if i and info["memory"]]   # step 0 warms caches up
-        if measured and not any(v.passed for v in measured):      # a leak shows in every step, noise does not
+        if measured and not any(v.passed for v in measured):      # a leak shows in every step; noise (gloo frees
+            # late, on its own thread) in some: four measured steps, one clean one passes
             return measured[-1]
         return PASS
 
