@@ -8,6 +8,9 @@ and the ZeRO paper's and the article's numbers.
 """
 from __future__ import annotations
 
+import torch._dynamo  # noqa: F401 - torch.optim's optimizers import it on first use (~1 s of CPU);
+#                        imported with the checks, the fork server pays it once, not every worker and rank
+
 from aisys.parallel.data_parallel.check_data import RingAllReduce, ShardIndices
 from aisys.parallel.data_parallel.check_ddp import BucketedDDPCheck, NaiveDDPCheck
 from aisys.parallel.data_parallel.check_fsdp import FSDPCheck
