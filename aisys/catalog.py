@@ -34,6 +34,8 @@ class Lab:
     exercises: tuple[Exercise, ...]
     distributed: bool = False
     demo_flags: tuple[str, ...] = ()   # the `lab run` options its demo uses beyond --solution/--labs-dir
+    check_seconds: float = 0.5         # about what its check takes (2 idle cores): orders a first check,
+                                       # the longest first, so parallel sessions finish together
 
     @property
     def max_score(self) -> float:
@@ -105,7 +107,8 @@ LABS: tuple[Lab, ...] = (
         _ex("tracing.py", ("trace", 25))
         + _ex("convert.py", ("to_static", 35))
         + _ex("ssa.py", ("to_ssa", 25))
-        + _ex("capture.py", ("capture_report", 15))),
+        + _ex("capture.py", ("capture_report", 15)),
+        check_seconds=3.0),
     Lab(6, "scheduling", "06_scheduling", "Scheduling and execution", "调度与执行",
         ("计算图的调度与执行",), "scheduling",
         _ex("schedulers.py", ("fifo_schedule", 10), ("list_schedule", 15), ("hetero_schedule", 15),
@@ -114,7 +117,7 @@ LABS: tuple[Lab, ...] = (
         + _ex("executor.py", ("run_graph", 15))
         + _ex("dispatch.py", ("Dispatcher", 10))
         + _ex("partition.py", ("partition", 10)),
-        demo_flags=("trace",)),
+        demo_flags=("trace",), check_seconds=0.7),
     Lab(7, "data-parallel", "07_data_parallel", "Data parallelism", "数据并行",
         ("数据并行",), "parallel.data_parallel",
         _ex("sampler.py", ("shard_indices", 6))
@@ -126,7 +129,7 @@ LABS: tuple[Lab, ...] = (
         + _ex("precision.py", ("DynamicLossScaler", 7))
         + _ex("memory.py", ("training_memory", 6))
         + _ex("param_server.py", ("ParameterServer", 10)),
-        distributed=True, demo_flags=("nproc", "backend", "device")),
+        distributed=True, demo_flags=("nproc", "backend", "device"), check_seconds=4.0),
     Lab(8, "tensor-parallel", "08_tensor_parallel", "Tensor parallelism", "张量并行",
         ("张量并行",), "parallel.tensor_parallel",
         _ex("operators.py", ("copy_to_tp", 4), ("reduce_from_tp", 4), ("gather_from_tp", 4),
@@ -137,7 +140,7 @@ LABS: tuple[Lab, ...] = (
         + _ex("vocab.py", ("VocabParallelEmbedding", 6), ("ColumnParallelEmbedding", 6),
               ("vocab_parallel_cross_entropy", 8))
         + _ex("comm_volume.py", ("tp_comm_volume", 4)),
-        distributed=True, demo_flags=("nproc", "backend", "device")),
+        distributed=True, demo_flags=("nproc", "backend", "device"), check_seconds=2.2),
     Lab(9, "pipeline-parallel", "09_pipeline_parallel", "Pipeline parallelism", "流水线并行",
         ("张量并行",), "parallel.pipeline_parallel",
         _ex("stages.py", ("split_stages", 15))
@@ -145,7 +148,7 @@ LABS: tuple[Lab, ...] = (
         + _ex("schedules.py", ("gpipe_schedule", 10), ("one_f_one_b_schedule", 15))
         + _ex("runner.py", ("PipelineRunner", 30))
         + _ex("formulas.py", ("pipeline_bubble", 5), ("pipeline_memory", 10)),
-        distributed=True, demo_flags=("nproc", "backend", "device")),
+        distributed=True, demo_flags=("nproc", "backend", "device"), check_seconds=1.5),
 )
 
 

@@ -151,9 +151,8 @@ def run_check(labs: list[Lab], where: Path, shown: str, *, seed: int, timeout: f
     from aisys.grading.runner import grade
 
     seed_shown = "hidden" if seed_hidden else seed
-    last = load_progress(where)   # the slowest labs first (last time's, else the distributed ones), so
-    labs = sorted(labs, key=lambda lab: -float((last.get(lab.slug) or {}).get(   # jobs finish together
-        "seconds", 2e9 if lab.distributed else 1e9)))
+    last = load_progress(where)   # the slowest labs first (last time's, else the catalog's), so jobs finish together
+    labs = sorted(labs, key=lambda lab: -float((last.get(lab.slug) or {}).get("seconds", lab.check_seconds)))
     with console.status(f"grading {len(labs)} lab(s) in {escape(shown)} (seed {seed_shown}) …"):
         def done(result):
             console.print(f"  graded lab {result.number:02d} {result.slug}: "
