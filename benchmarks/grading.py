@@ -40,6 +40,7 @@ _LINE = re.compile(r"^(\d+) +(.*)$")
 _CREATE = re.compile(r"^(?:<\.\.\. )?(clone3?|vfork|fork)\b.*=\s*(\d+)\s*$")
 _EXECVE = re.compile(r'^(?:<\.\.\. )?execve\(.*=\s*0\s*$')
 _MKDIR = re.compile(r'^mkdir\("([^"]*)".*=\s*0\s*$')
+_WORKDIR = re.compile(r"/lab-\d+-([a-z0-9-]+)$")      # the fork server's mkdir for each lab's worker
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ProcessTree:
     """What `strace -f -e trace=process,mkdir` saw: who created whom, who ran what."""
     parent: dict[int, int] = field(default_factory=dict)
     workers: list[int] = field(default_factory=list)       # lab workers (forks of the fork server), in order
+    worker_labs: list[str] = field(default_factory=list)   # the lab of each, from the workdir the server made for it
     zygotes: list[int] = field(default_factory=list)       # the fork servers
     rendezvous: list[int] = field(default_factory=list)    # pid of each aisys-rdzv-* mkdir
 
@@ -90,18 +92,21 @@ def parse_strace(text: str) -> ProcessTree:
             made = _MKDIR.match(call)
             if made and Path(made.group(1)).name.startswith("aisys-rdzv-"):
                 tree.rendezvous.append(pid)
+            elif made and pid in tree.zygotes and _WORKDIR.search(made.group(1)):
+                tree.worker_labs.append(_WORKDIR.search(made.group(1)).group(1))
     return tree
 
 
 def launches_by_lab(tree: ProcessTree, slugs: list[str]) -> dict[str, tuple[int, int]]:
     """{slug: (rank launches, processes started by that lab's grading child)}.
 
-    Assumes labs were graded one at a time (`--jobs 1`), so the k-th grading child is the
-    k-th lab of the report."""
-    if len(tree.workers) != len(slugs):
-        raise ValueError(f"saw {len(tree.workers)} grading children for {len(slugs)} labs")
+    Assumes labs were graded one at a time (`--jobs 1`, one fork server): the server makes
+    each worker's directory (named after its lab) just before it forks that worker."""
+    if len(tree.workers) != len(slugs) or sorted(tree.worker_labs) != sorted(slugs):
+        raise ValueError(f"saw {len(tree.workers)} grading children for labs {tree.worker_labs}, "
+                         f"expected {len(slugs)}: {slugs}")
     out = {}
-    for slug, worker in zip(slugs, tree.workers):
+    for slug, worker in zip(tree.worker_labs, tree.workers):
         launches = sum(1 for pid in tree.rendezvous if tree.owner(pid) == worker)
         out[slug] = (launches, tree.descendants(worker))
     return out
@@ -232,6 +237,9 @@ def launch_rows(labs: list[dict], trees: list[ProcessTree | None], trace: bool) 
     for slug in distributed:
         launches = max(c[slug][0] for c in counts)
         processes = max(c[slug][1] for c in counts)
+        if launches == 0:   # every distributed lab starts its ranks: none seen means the trace was misread
+            rows.append(error_row(f"rank launches: {slug}", "no launch seen in its grading child's trace"))
+            continue
         rows.append(make_row(f"rank launches: {slug}", launches, 1, "launches", reference_name="goal: one",
                              note=f"counted with strace (aisys-rdzv-* mkdirs) over {len(counts)} run(s), max; "
                                   f"{processes} processes started by its grading child"))

@@ -57,20 +57,23 @@ TRACE = """\
 100 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_THREAD|CLONE_SIGHAND) = 101
 100 <... clone resumed>, child_tidptr=0x7f) = 150
 150 execve("/usr/bin/python", ["python", "-I", "-c", "from aisys.grading.zygote import main; main()"], 0x0) = 0
+150 mkdir("/tmp/aisys-session-q/scratch/lab-1-data-parallel", 0777) = 0
 150 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD) = 200
+200 mkdir("/tmp/aisys-session-q/scratch/aisys-rdzv-xyz", 0700) = 0
+200 clone(child_stack=NULL, flags=SIGCHLD) = 201
+200 clone(child_stack=NULL, flags=SIGCHLD) = 202
+201 mkdir("/tmp/aisys-session-q/scratch/other", 0700) = 0
+201 +++ exited with 0 +++
+150 mkdir("/tmp/aisys-session-q/scratch/lab-2-graph", 0777) = 0
 150 clone(child_stack=NULL, flags=SIGCHLD) = 300
-300 mkdir("/tmp/aisys-check-abc/aisys-rdzv-xyz", 0700) = 0
-300 clone(child_stack=NULL, flags=SIGCHLD) = 301
-300 clone(child_stack=NULL, flags=SIGCHLD) = 302
-301 mkdir("/tmp/aisys-check-abc/other", 0700) = 0
-301 +++ exited with 0 +++
 """
 
 
 def test_parse_strace_attributes_launches_and_processes_to_labs():
     tree = parse_strace(TRACE)
-    assert tree.workers == [200, 300]
+    assert tree.workers == [200, 300] and tree.worker_labs == ["data-parallel", "graph"]
     assert 101 not in tree.parent          # a thread is not a process
+    # the report lists labs by number; the longest ran first: each worker is known by its directory
     assert launches_by_lab(tree, ["graph", "data-parallel"]) == {"graph": (0, 0), "data-parallel": (1, 2)}
     with pytest.raises(ValueError):
         launches_by_lab(tree, ["only-one-lab"])

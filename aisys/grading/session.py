@@ -156,7 +156,7 @@ class GradingSession:
         started = time.monotonic()
         self._count += 1
         nonce = secrets.token_hex(16)
-        workdir = f"{self._scratch}/lab-{self._count}"
+        workdir = f"{self._scratch}/lab-{self._count}-{lab.slug}"   # the slug: which lab a trace shows
         order = {"nonce": nonce, "lab": lab.slug, "labs_dir": str(self.read_dir), "workdir": workdir,
                  "scratch": self._scratch, "cases": [c.to_json() for c in cases], "timeout": timeout,
                  "cpu_seconds": int(timeout * 2) + 10, "file_bytes": 64 * 2**20,
