@@ -11,9 +11,11 @@ import atexit
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,28 @@ def cli_env(extra: dict | None = None) -> dict:
     CLI runs outside the repository, where an installed aisys could shadow it)."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "COLUMNS": "200", "PYTHONPATH": path, **(extra or {})}
+
+
+def two_torchrun_agents(*args: str, timeout: float = 180) -> list[tuple[int, str]]:
+    """`python -m aisys ARGS` under two torchrun agents (nodes) of one process each, c10d
+    rendezvous on 127.0.0.1 — the path a class takes to several machines. [(exit code,
+    output)] per agent. Slow: 4 interpreters import torch (15-35 s on 2 busy cores)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run_id = f"aisys-{os.getpid()}-{time.monotonic_ns()}"
+    agents = [subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(node),
+         "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
+         "--rdzv-id", run_id, "--local-addr", "127.0.0.1", "-m", "aisys", *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env())
+        for node in (0, 1)]
+    try:
+        outputs = [agent.communicate(timeout=timeout)[0] for agent in agents]
+    finally:
+        for agent in agents:
+            agent.kill()
+    return [(agent.returncode, output) for agent, output in zip(agents, outputs)]
 
 
 def check_json(*args: str, **kwargs) -> tuple[dict, subprocess.CompletedProcess]:

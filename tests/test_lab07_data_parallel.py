@@ -3,16 +3,11 @@ correct-but-different answers keep full marks, the demo (panels, failures), torc
 bench the checks stand on, compared with torch."""
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import REPO, STUBS, check_json, exercise, workspace
+from conftest import REPO, STUBS, check_json, exercise, two_torchrun_agents, workspace
 
 FOLDER = "07_data_parallel"
 
@@ -421,31 +416,13 @@ def test_demo_on_stubs_and_a_raising_rank(tmp_path):
     assert "Traceback" not in text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_torchrun_agents_on_loopback_run_the_demo():
-    """Two nodes (agents) of one process each, c10d rendezvous on 127.0.0.1 — the path a
-    class takes to several machines. Slow: 4 interpreters import torch (15-35 s on 2 busy cores).
-    It also covers `aisys lab run` through the CLI (exit code 0)."""
-    port, run_id = _free_port(), f"aisys-{os.getpid()}-{time.monotonic_ns()}"
-    agents = [subprocess.Popen(
-        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(node),
-         "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
-         "--rdzv-id", run_id, "--local-addr", "127.0.0.1", "-m", "aisys", "lab", "run", "data-parallel",
-         "--solution"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for node in (0, 1)]
-    try:
-        outputs = [agent.communicate(timeout=180)[0] for agent in agents]
-    finally:
-        for agent in agents:
-            agent.kill()
-    assert [a.returncode for a in agents] == [0, 0], [o[-1500:] for o in outputs]
-    joined = "\n".join(outputs)
+    """Two agents of one process each (conftest.two_torchrun_agents); it also covers `aisys lab
+    run` through the CLI (exit code 0)."""
+    agents = two_torchrun_agents("lab", "run", "data-parallel", "--solution")
+    assert [code for code, _ in agents] == [0, 0], [output[-1500:] for _, output in agents]
+    joined = "\n".join(output for _, output in agents)
     assert "joining the torchrun group: 2 ranks" in joined
     assert "rank 1: done" in joined
     for needle in ("2 ranks on cpu", "BucketedDDP", "ZeRO-3 (FSDP)", "0 (bit for bit)", "GradScaler",

@@ -14,7 +14,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, STUBS, STUDENT_ROOT, cli_env, exercise, workspace
+from conftest import REPO, STUBS, STUDENT_ROOT, cli_env, exercise, two_torchrun_agents, workspace
 
 SLUG, FOLDER = "tensor-parallel", "08_tensor_parallel"
 EXERCISES = ("copy_to_tp", "reduce_from_tp", "gather_from_tp", "scatter_to_tp", "scatter_to_sp", "gather_from_sp",
@@ -759,6 +759,17 @@ def test_demo_shows_a_rank_s_error_escaped_and_exits_one(background):
     assert "not implemented yet — edit lab08-raising/labs/08_tensor_parallel/operators.py: reduce_from_tp" \
         in proc.stdout
     assert "your code raised on some rank in: copy_to_tp" in proc.stderr
+
+
+@pytest.mark.slow
+def test_two_torchrun_agents_on_loopback_run_the_demo():
+    """The demo unchanged under torchrun: two agents of one process each, rendezvous on loopback."""
+    agents = two_torchrun_agents("lab", "run", SLUG, "--solution")
+    assert [code for code, _ in agents] == [0, 0], [output[-1500:] for _, output in agents]
+    joined = "\n".join(output for _, output in agents)
+    assert "Traceback" not in joined                       # rank 0 draws; rank 1 prints nothing
+    for needle in ("2 ranks · backend gloo", "where the weights live", "sequence parallelism", "9 · dropout"):
+        assert needle in joined, needle
 
 
 # ---------------------------------------------------------------- bench helpers

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, STUBS, STUDENT_ROOT, check_json, exercise, workspace
+from conftest import REPO, STUBS, STUDENT_ROOT, check_json, exercise, two_torchrun_agents, workspace
 
 SLUG, FOLDER = "pipeline-parallel", "09_pipeline_parallel"
 PURE = ("split_stages", "gpipe_schedule", "one_f_one_b_schedule", "pipeline_bubble", "pipeline_memory")
@@ -179,6 +179,19 @@ def test_demo_exits_zero_and_fits_100_columns(background, which):
         assert "not implemented yet — edit labs/09_pipeline_parallel/stages.py: split_stages" in proc.stdout
         assert "runner.py: PipelineRunner" in proc.stdout
         assert "one process, whole model" in proc.stdout      # the bench's own side still runs
+
+
+@pytest.mark.slow
+def test_two_torchrun_agents_on_loopback_run_the_demo():
+    """The demo unchanged under torchrun: two agents of one process each (one stage each),
+    rendezvous on loopback."""
+    agents = two_torchrun_agents("lab", "run", SLUG, "--solution")
+    assert [code for code, _ in agents] == [0, 0], [output[-1500:] for _, output in agents]
+    joined = "\n".join(output for _, output in agents)
+    assert "joining the torchrun group: 2 ranks" in joined and "rank 1: done" in joined
+    assert "Traceback" not in joined
+    for needle in ("naive model parallel", "GPipe ∝ m, 1F1B ∝ p"):
+        assert needle in joined, needle
 
 
 # ---------------------------------------------------------------- answers written another way
