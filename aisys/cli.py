@@ -58,21 +58,21 @@ def lab_list(labs_dir: Path | None) -> None:
     from aisys.workspace import resolve_labs_dir
 
     progress = load_progress(resolve_labs_dir(labs_dir))
-    table = Table(title="aisys labs", title_justify="left",
-                  caption="status: your score at your last `aisys check` of the whole lab", caption_justify="left")
-    for column in ("#", "slug", "title", "标题", "exercises", "points", "status"):
-        table.add_column(column, no_wrap=column in ("#", "slug", "status", "标题"))
+    table = Table(title="aisys labs", title_justify="left", caption="score: yours at your last `aisys check` "
+                  "of the whole lab (– not yet checked); ex.: exercises", caption_justify="left")
+    for column in ("#", "slug", "title", "标题", "ex.", "score"):
+        table.add_column(column, no_wrap=column in ("#", "slug", "score", "标题"),
+                         justify="right" if column in ("ex.", "score") else "left")
     for item in LABS:
         mine = progress.get(item.slug) if isinstance(progress.get(item.slug), dict) else None
         if not item.available:
-            status = "[dim]not available yet[/]"
+            score = "[dim]not available yet[/]"
         elif mine and isinstance(mine.get("score"), (int, float)):
             done = mine["score"] >= item.max_score
-            status = f"[{'green' if done else 'yellow'}]{mine['score']:g}/{item.max_score:g}[/]"
+            score = f"[{'green' if done else 'yellow'}]{mine['score']:g}/{item.max_score:g}[/]"
         else:
-            status = "[dim]–[/]"
-        table.add_row(f"{item.number:02d}", item.slug, item.title_en, item.title_zh,
-                      str(len(item.exercises)), f"{item.max_score:g}", status)
+            score = f"[dim]–/{item.max_score:g}[/]"
+        table.add_row(f"{item.number:02d}", item.slug, item.title_en, item.title_zh, str(len(item.exercises)), score)
     _console().print(table)
 
 

@@ -1,6 +1,7 @@
 """The CLI as a user meets it: help without torch, clear one-line errors, right exit codes."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -29,6 +30,22 @@ def test_lab_list_names_every_lab():
     for lab in LABS:
         assert lab.slug in proc.stdout
         assert lab.title_zh in proc.stdout
+
+
+@pytest.mark.slow
+def test_lab_list_shows_the_students_own_scores(tmp_path):
+    """After a check of the whole lab, its row shows the score: full, partial, or not yet checked."""
+    labs = workspace(tmp_path, "01_graph", {"graphs.py": [("len(node.inputs)", "len(set(node.inputs))")]})
+    shutil.copytree(REPO / "solutions" / "04_control_flow", labs / "04_control_flow")
+    assert run_cli("check", "graph", "control-flow", "--labs-dir", str(labs)).returncode == 1
+    assert run_cli("check", "graph:row_major_strides", "--labs-dir", str(labs)).returncode == 0  # one exercise:
+    # not a whole lab's score, so it leaves graph's row as the whole-lab check left it
+    rows = {line.split("│")[2].strip(): line.split("│")[-2].strip()
+            for line in run_cli("lab", "list", "--labs-dir", str(labs), env={"COLUMNS": "200"}).stdout.splitlines()
+            if line.startswith("│ 0")}
+    assert rows["control-flow"] == "100/100"
+    assert rows["graph"].endswith("/100") and 0 < float(rows["graph"].split("/")[0]) < 100   # the planted bug
+    assert rows["autodiff"] == "–/100"
 
 
 @pytest.mark.parametrize("name", ["graph", "1", "01", "01_graph", "GRAPH"])
