@@ -70,6 +70,7 @@ def update(text: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true", help="rewrite README.md's tour blocks")
+    parser.add_argument("--check", action="store_true", help="exit 1 if they are stale (the default)")
     args = parser.parse_args()
     current = README.read_text(encoding="utf-8")
     fresh = update(current)
