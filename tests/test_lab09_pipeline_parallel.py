@@ -378,6 +378,20 @@ def test_a_split_with_other_ties_scores_full_marks(tmp_path):
     assert all(all_passed(cases) for cases in per_seed.values()), per_seed
 
 
+EXACT_BUBBLE = '''
+from fractions import Fraction
+if n_stages < 1 or n_micro < 1:
+    raise ValueError(f"{n_stages} stages, {n_micro} micro-batches")
+return Fraction(n_stages - 1, n_micro + n_stages - 1)
+'''
+
+
+def test_an_exact_fraction_is_a_number_too(tmp_path):
+    labs = make_labs(tmp_path, {"formulas.py": {"pipeline_bubble": EXACT_BUBBLE}})
+    per_seed = grade_pure(labs, ("pipeline_bubble",), seeds=(0, 1, 2))["pipeline_bubble"]
+    assert all(all_passed(cases) for cases in per_seed.values()), per_seed
+
+
 # ---------------------------------------------------------------- plausible wrong answers
 GREEDY_SPLIT = '''
 costs = list(layer_costs)

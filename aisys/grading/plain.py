@@ -1,12 +1,13 @@
 """Plain data across the process boundary: what a child may send back, and how it is read.
 
-Only numbers, strings, None, lists, str-keyed dicts, numpy arrays and tensors (as arrays)
-cross. Subclasses are flattened to their base value (`float.__float__`), so an object whose
+Only numbers (an exact `Fraction` arrives as the float nearest it), strings, None, lists,
+str-keyed dicts, numpy arrays and tensors (as arrays) cross. Subclasses are flattened to their base value (`float.__float__`), so an object whose
 `__eq__` always says yes, or a float that lies about itself, arrives as what it really holds.
 """
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
         return str.__str__(value)
     if isinstance(value, np.generic):
         return to_plain(value.item(), _depth + 1)
+    if type(value) is Fraction:        # the exact type only: a subclass could lie in __float__
+        return float(value)
     if type(value).__module__ == "torch" and type(value).__name__ in ("Tensor", "Parameter") \
             or _is_tensor(value):
         value = value.detach().cpu()

@@ -17,6 +17,7 @@ same check for the child's side, where it raises `StudentCodeError` so the stude
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
@@ -89,8 +90,9 @@ def _leaf(text: str, ok: Callable[[Any], bool]) -> Shape:
     return Shape(text, problem)
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+def _is_number(v: Any) -> bool:   # an exact Fraction is a number too (it crosses as a float)
+    return (isinstance(v, (int, float, np.integer, np.floating)) or type(v) is Fraction) \
+        and not isinstance(v, (bool, np.bool_))
 
 
 ANY = Shape("anything", lambda value, path: None)
