@@ -338,6 +338,25 @@ def test_second_bugs_lose_points_in_their_exercise(second_bugs, name, case_word,
     _loses(second_bugs, name, case_word, message_word)
 
 
+# Bugs a fidelity audit found keeping full marks: an inf hidden by a later parameter, the second
+# param group never looked at, full_parameters() handing back the compute-dtype copies.
+LATE_BUGS = {
+    "flag-overwritten": ("DynamicLossScaler", "three-params", "skipped it", {"precision.py": [
+        ("found = found or not bool(torch.isfinite(p.grad).all())", "found = not bool(torch.isfinite(p.grad).all())")]}),
+    "first-group-only": ("DynamicLossScaler", "three-params", "skipped it", {"precision.py": [
+        ("for group in optimizer.param_groups:", "for group in optimizer.param_groups[:1]:")]}),
+    "full-parameters-in-compute-dtype": ("FSDP", "16", "fp32 master weights", {"fsdp.py": [
+        ("self._all_gather(params, torch.float32)", "self._all_gather(params, self.compute_dtype or torch.float32)")]}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", LATE_BUGS)
+def test_audited_bugs_lose_points_in_their_exercise(tmp_path, bug):
+    name, case_word, message_word, edits = LATE_BUGS[bug]
+    _loses(_grade_here(workspace(tmp_path, FOLDER, edits), only=(name,)), name, case_word, message_word)
+
+
 # Correct answers in another style, each in one workspace: every exercise keeps full marks.
 ALTERNATIVES = {
     "ring.py": [("    chunks = flat.tensor_split(world)",                  # n//N per chunk, the rest in the last

@@ -85,7 +85,8 @@ class FSDPCheck(ExerciseCheck):
         stable = same_module and [id(q) for q in wrapped.parameters()] == [id(q) for q in params] \
             and [id(q) for q in model.parameters()] == [id(q) for q in params]
         return {"local": local, "stable": bool(stable), "steps": steps,
-                "full": {k: v.detach().float() for k, v in full.items()}}
+                "full": {k: v.detach().float() for k, v in full.items()},
+                "full_dtypes": {k: str(v.dtype) for k, v in full.items()}}
 
     # ------------------------------------------------------------------ parent side
 
@@ -100,7 +101,8 @@ class FSDPCheck(ExerciseCheck):
                         "out_dtype": STR, "grads": STR})
         shape = per_rank(dict_of({"local": mapping(INT, keys=names), "stable": BOOL,
                                   "steps": list_of(step, p["steps"]),
-                                  "full": mapping(array(), keys=names)}), world)
+                                  "full": mapping(array(), keys=names), "full_dtypes": mapping(STR, keys=names)}),
+                         world)
         verdict = expect(output, shape, "what FSDP training returned")
         if not verdict.passed:
             return verdict
@@ -130,6 +132,10 @@ class FSDPCheck(ExerciseCheck):
                 return fail(f"rank {rank}: after wrapping, {name} holds {got} elements of its {numel}: a weight matrix "
                             f"must be sharded (at most ceil(numel/{world}) elements, or ceil(rows/{world}) rows, "
                             "per rank); a 1-D parameter is either sharded or kept whole")
+        for name, dtype in out["full_dtypes"].items():
+            if dtype != "torch.float32":
+                return fail(f"rank {rank}: full_parameters()[{name!r}] is {dtype}; it gathers the fp32 master weights "
+                            "(the compute dtype is for the all-gathers before forward and backward)")
         for index, info in enumerate(out["steps"]):
             where = f"rank {rank}, step {index}"
             if info["grads"]:

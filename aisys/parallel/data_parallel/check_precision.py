@@ -23,8 +23,8 @@ def coefficients(case: Case) -> np.ndarray:
     p = case.inputs
     rng = np.random.default_rng(p["seed"])
     c = rng.integers(-512, 512, size=(p["steps"], p["world"] * SHARD)) / 64.0      # |c| ≤ 8, exact in fp16
-    for step, rank, value in p["events"]:
-        c[step, rank * SHARD + int(rng.integers(SHARD))] = value
+    for step, rank, value, *where in p["events"]:        # where: the element, else a random one
+        c[step, rank * SHARD + (where[0] if where else int(rng.integers(SHARD)))] = value
     return c.astype(np.float16)
 
 
@@ -40,16 +40,22 @@ class DynamicLossScalerCheck(ExerciseCheck):
             "and reset the count on inf/NaN, else count and S *= growth every growth_interval clean steps")
 
     def cases(self, rng):
-        def case(name, world, *, events, unscale_first=(), init=2.0**10, growth=2.0, backoff=0.5, interval=2):
+        def case(name, world, *, events, unscale_first=(), init=2.0**10, growth=2.0, backoff=0.5, interval=2,
+                 split=False):
             return Case(name, {"world": world, "seed": int(rng.integers(1 << 30)), "steps": 10, "lr": 0.01,
                                "init_scale": init, "growth_factor": growth, "backoff_factor": backoff,
-                               "growth_interval": interval, "events": events, "unscale_first": list(unscale_first)})
+                               "growth_interval": interval, "events": events, "unscale_first": list(unscale_first),
+                               "split": split})
         one = int(rng.integers(2, 5))
         return [
             case("w2-overflow-on-one-rank", 2, events=[[one, 1, 30000.0], [7, 0, 30000.0]]),
             case("w4-nan-and-explicit-unscale", 4, events=[[1, 3, float("nan")], [one + 3, 2, float("inf")]],
                  unscale_first=[0, 2, one + 3, 8]),
             case("w2-own-factors", 2, events=[[5, 0, 30000.0]], init=2.0**12, growth=4.0, backoff=0.25, interval=3),
+            # each rank's shard as three parameters in two groups: an overflow in the first parameter,
+            # then one in the second group only — every parameter of every group is looked at
+            case("w2-three-params-two-groups", 2, split=True,
+                 events=[[2, int(rng.integers(2)), 30000.0, 0], [5, int(rng.integers(2)), 30000.0, 5]]),
         ]
 
     def run(self, case, student):
@@ -60,15 +66,21 @@ class DynamicLossScalerCheck(ExerciseCheck):
 
         p, rank = case.inputs, context.rank()
         c = torch.from_numpy(coefficients(case)[:, rank * SHARD:(rank + 1) * SHARD].copy())
-        w = torch.nn.Parameter(torch.from_numpy(initial(case)[rank * SHARD:(rank + 1) * SHARD].copy()))
-        opt = torch.optim.SGD([w], lr=p["lr"])
+        shard = torch.from_numpy(initial(case)[rank * SHARD:(rank + 1) * SHARD].copy())
+        if p["split"]:      # parameters of 2, 2 and 2 elements; groups [first two], [last]
+            params = [torch.nn.Parameter(part.clone()) for part in shard.split(SHARD // 3)]
+            opt = torch.optim.SGD([{"params": params[:2]}, {"params": params[2:]}], lr=p["lr"])
+        else:
+            params = [torch.nn.Parameter(shard)]
+            opt = torch.optim.SGD(params, lr=p["lr"])
         scaler = student.get("DynamicLossScaler")(init_scale=p["init_scale"], growth_factor=p["growth_factor"],
                                                    backoff_factor=p["backoff_factor"],
                                                    growth_interval=p["growth_interval"])
         stepped, scales = [], []
         for step in range(p["steps"]):
             opt.zero_grad()
-            scaled = require(scaler.scale((w.half() * c[step]).sum()), torch.Tensor, "DynamicLossScaler.scale",
+            scaled = require(scaler.scale((torch.cat(params).half() * c[step]).sum()), torch.Tensor,
+                             "DynamicLossScaler.scale",
                              "a tensor (the loss times the scale)")
             scaled.backward()
             if step in p["unscale_first"]:
@@ -77,7 +89,7 @@ class DynamicLossScalerCheck(ExerciseCheck):
                                    "a bool (True if the optimizer stepped)"))
             scaler.update()
             scales.append(float(require(scaler.get_scale(), (int, float), "DynamicLossScaler.get_scale", "a float")))
-        return {"stepped": stepped, "scales": scales, "w": w.detach().clone()}
+        return {"stepped": stepped, "scales": scales, "w": torch.cat(params).detach().clone()}
 
     def judge(self, case, output):
         p, world = case.inputs, case.inputs["world"]
