@@ -493,8 +493,11 @@ SP_GENERATOR_PER_CALL = ("sequence.py", "torch.rand(h.shape, generator=self.gene
                          "torch.rand(h.shape, generator=torch.Generator(device=h.device)"
                          ".manual_seed(self.seed + 2718 + "
                          "tp_world_and_rank(self.group)[1]), device=h.device)")
+SP_RESEEDS_GLOBAL_RNG = ("sequence.py",     # per-rank dropout from the global generator, reseeded per rank
+                         "        self.generator = torch.Generator(device=fc1.weight.device).manual_seed(seed + 2718 + me)",
+                         "        torch.manual_seed(seed + 2718 + me)\n        self.generator = None")
 
-# Five workspaces, each with at most one planted bug per exercise, graded on the exercises
+# Six workspaces, each with at most one planted bug per exercise, graded on the exercises
 # whose building blocks are sound there (a broken f breaks every layer built on it): mappings,
 # then layers, then blocks.
 WORKSPACES = {
@@ -515,6 +518,7 @@ WORKSPACES = {
                       QKV_VIEWED_BY_PROJECTION, SP_NORM_ON_WHOLE_SEQUENCE),
                      ("RowParallelLinear", "VocabParallelEmbedding", "ColumnParallelEmbedding", "ParallelAttention",
                       "SequenceParallelMLP")),
+    "global-rng": ((SP_RESEEDS_GLOBAL_RNG,), ("SequenceParallelMLP",)),
 }
 
 
@@ -726,6 +730,14 @@ def test_second_layer_bugs_lose_points_in_their_own_exercise(planted):
     sp = g["SequenceParallelMLP"]                                         # right numbers, too much memory
     assert {"w2", "w4"} <= set(lost_points(g, "SequenceParallelMLP"))
     assert "whole-sequence" in sp["w2"][1] and "LayerNorm" in sp["w2"][1]
+
+
+@pytest.mark.slow
+def test_reseeding_the_global_generator_per_rank_loses_points(planted):
+    g = planted("global-rng")
+    bad = lost_points(g, "SequenceParallelMLP")
+    assert {"w2", "w4"} <= set(bad)
+    assert all("global random state" in g["SequenceParallelMLP"][cid][1] for cid in bad), g
 
 
 # ---------------------------------------------------------------- demo

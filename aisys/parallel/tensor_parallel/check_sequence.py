@@ -18,8 +18,10 @@ exactly those masks.
 """
 from __future__ import annotations
 
+import hashlib
+
 from aisys.grading.compare import close
-from aisys.grading.shapes import INT, array, dict_of, expect, list_of, per_rank
+from aisys.grading.shapes import INT, STR, array, dict_of, expect, list_of, per_rank
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail, first_failure
 from aisys.parallel.tensor_parallel import casekit as kit
 from aisys.parallel.tensor_parallel.casekit import NAMES, NONE, PHASES, REFUSAL
@@ -108,6 +110,8 @@ class SequenceParallelMLPCheck(ExerciseCheck):
                 out["replay"] = kit.tensor_from(again(x.detach()), f"{self.exercise}.forward")
                 layer.eval()
                 out["eval_out"] = kit.tensor_from(layer(x.detach()), f"{self.exercise}.forward")
+        # the global generator is the shared one (replicated activations): every rank's must still agree
+        out["global_rng"] = hashlib.sha256(torch.random.get_rng_state().numpy().tobytes()).hexdigest()[:16]
         return out
 
     # -------------------------------------------------------------- parent side
@@ -122,10 +126,14 @@ class SequenceParallelMLPCheck(ExerciseCheck):
         shape = dict_of({"outs": list_of(array(ndim=3), self.calls(spec)), "x_grad": kit.grad_shape(),
                          "x_after": array(ndim=3), **grads, "views": NAMES, "dense_changed": NAMES,
                          "replay": array(ndim=3) if dropout else NONE, "eval_out": array(ndim=3) if dropout else NONE,
-                         "saved_full": INT, "comm": PHASES})
+                         "saved_full": INT, "comm": PHASES, "global_rng": STR})
         verdict = expect(output, per_rank(shape, world), f"{self.exercise}'s results")
         if not verdict.passed:
             return verdict
+        if len({out["global_rng"] for out in output}) > 1:
+            return fail("after building and running the layer, torch's global random state differs between ranks: "
+                        "it is the shared generator (replicated activations); draw per-rank dropout from a "
+                        "generator the layer owns, never reseed the global one per rank")
         masks = None
         if dropout:
             masks, verdict = self.infer_masks(output, spec, world)
