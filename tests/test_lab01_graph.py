@@ -286,6 +286,10 @@ BUGS = {
         ("    graph = Graph()\n    names: dict[int, str] = {}", "    output.backward()\n    graph = Graph()\n"
                                                                "    names: dict[int, str] = {}")]},
         {"f"}, "backward"),
+    "capture-inputs-reversed": ("graph_from_torch", {"graphs.py": [
+        ("        inputs = [names[id(nxt)] for nxt, _ in fn.next_functions if nxt is not None]",
+         "        inputs = [names[id(nxt)] for nxt, _ in reversed(fn.next_functions) if nxt is not None]")]},
+        {"f", "every-op"}, "order"),
     "topo-deletes-edges": ("topo_sort", {"graphs.py": [
         ("        for nxt in consumers.get(name, []):\n            indegree[nxt] -= 1",
          "        for nxt in consumers.get(name, []):\n            graph[nxt].inputs.remove(name)\n"
@@ -408,6 +412,8 @@ def test_canonical_form_ignores_names_but_not_structure():
     assert canonical(renamed) == canonical(f)
     swapped = graph_of([("v1", "log", ["x2"])] + F_STEPS[1:])
     assert canonical(swapped) != canonical(f)
+    flipped = graph_of([(name, op, list(reversed(args))) for name, op, args in F_STEPS])
+    assert canonical(flipped) != canonical(f) and canonical(flipped, ordered=False) == canonical(f, ordered=False)
 
 
 def test_the_bench_walker_and_dual_builder_meet_lab_01s_own_contract():
