@@ -294,6 +294,11 @@ BUGS = {
         ("        for nxt in consumers.get(name, []):\n            indegree[nxt] -= 1",
          "        for nxt in consumers.get(name, []):\n            graph[nxt].inputs.remove(name)\n"
          "            indegree[nxt] -= 1")]}, {"diamond", "f"}, "changed the graph"),
+    "topo-indegree-on-attrs": ("topo_sort", {"graphs.py": [
+        ("    indegree = {node.name: len(node.inputs) for node in graph}",
+         "    for node in graph:\n        node.attrs['indegree'] = len(node.inputs)\n"
+         "    indegree = {node.name: node.attrs['indegree'] for node in graph}")]},
+        {"diamond", "f"}, "attrs were modified"),
     "topo-silent-cycle-message": ("topo_sort", {"graphs.py": [
         ('raise ValueError(f"graph has a cycle through {\', \'.join(stuck[:5])}")',
          'raise ValueError("cycle detected")')]}, {"cycle", "self-loop"}, "name at least one node"),
@@ -310,6 +315,11 @@ BUGS = {
     "dual-saved-twice-for-x-times-x": ("backward_graph", {"graphs.py": [
         ("list(dict.fromkeys(node.inputs)) if need == \"inputs\"", "list(node.inputs) if need == \"inputs\"")]},
         {"square", "unused-value"}, "each once"),
+    "dual-marks-forward-attrs": ("backward_graph", {"graphs.py": [
+        ("        dual.add(f\"{node.name}_grad\", f\"{node.op}_grad\", inputs)\n    return dual",
+         "        dual.add(f\"{node.name}_grad\", f\"{node.op}_grad\", inputs)\n"
+         "        node.attrs['grad'] = f'{node.name}_grad'\n    return dual")]},
+        {"f", "square"}, "attrs were modified"),
     "dual-edits-forward": ("backward_graph", {"graphs.py": [
         ("    dual = Graph()\n    consumers = graph.consumers()",
          "    dual = Graph()\n    consumers = graph.consumers()\n    for n in graph:\n        n.inputs.sort()")]},

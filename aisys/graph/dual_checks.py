@@ -14,7 +14,7 @@ from collections import Counter
 from aisys.graph.dual import saved_by
 from aisys.graph.expressions import EVERY_OP_STEPS, F_STEPS, graph_of, random_steps
 from aisys.graph.ir import Graph
-from aisys.graph.plain import expect_graph, graph_output, rebuild, snapshot
+from aisys.graph.plain import changes, expect_graph, graph_output, rebuild, snapshot
 from aisys.grading.shapes import STR, dict_of, expect, list_of
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail, first_failure
 
@@ -48,7 +48,7 @@ class BackwardGraph(ExerciseCheck):
         forward = forward_of(case)
         before = snapshot(forward)
         first = graph_output(fn(forward), "backward_graph")
-        changed = [] if snapshot(forward) == before else ["the forward graph's nodes or edges were modified"]
+        changed = changes(forward, before)
         return {"dual": first, "again": graph_output(fn(forward), "backward_graph"), "changed": changed}
 
     def judge(self, case, output):

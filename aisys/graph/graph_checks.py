@@ -16,7 +16,7 @@ from typing import Any
 from aisys.errors import StudentCodeError
 from aisys.graph.expressions import EVERY_OP_STEPS, F_STEPS, random_steps, run_torch
 from aisys.graph.ir import Graph
-from aisys.graph.plain import expect_graph, graph_output, rebuild, snapshot
+from aisys.graph.plain import changes, expect_graph, graph_output, rebuild, snapshot
 from aisys.graph.walk import orderable
 from aisys.grading.compare import close
 from aisys.grading.shapes import STR, Shape, describe, dict_of, expect, list_of, one_of, require
@@ -220,7 +220,7 @@ class TopoSort(ExerciseCheck):
             return {"order": list(order)}
 
         first = call()
-        changed = [] if snapshot(graph) == before else ["the graph's nodes or edges were modified"]
+        changed = changes(graph, before)
         return {"first": first, "second": call(), "changed": changed}
 
     def judge(self, case, output):
