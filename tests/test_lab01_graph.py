@@ -212,6 +212,11 @@ CORRECT_VARIANTS = {
              "        saved += [r for r in reads if r not in saved]\n    for name in saved:\n"
              "        dual.add(name, 'saved')\n    return dual\n    consumers = graph.consumers()")],
     },
+    # the docstring fixes the group order (consumers' _grad nodes, then saved values), not the
+    # order within a group
+    "dual-each-group-reversed": {"graphs.py": [
+        ("        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])] + needed[node.name]",
+         "        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])][::-1] + needed[node.name][::-1]")]},
 }
 
 
@@ -320,6 +325,10 @@ BUGS = {
          "        dual.add(f\"{node.name}_grad\", f\"{node.op}_grad\", inputs)\n"
          "        node.attrs['grad'] = f'{node.name}_grad'\n    return dual")]},
         {"f", "square"}, "attrs were modified"),
+    "dual-saved-before-grads": ("backward_graph", {"graphs.py": [
+        ("        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])] + needed[node.name]",
+         "        inputs = needed[node.name] + [f\"{c}_grad\" for c in consumers.get(node.name, [])]")]},
+        {"f", "every-op"}, "before a consumer's _grad"),
     "dual-edits-forward": ("backward_graph", {"graphs.py": [
         ("    dual = Graph()\n    consumers = graph.consumers()",
          "    dual = Graph()\n    consumers = graph.consumers()\n    for n in graph:\n        n.inputs.sort()")]},
