@@ -217,6 +217,11 @@ CORRECT_VARIANTS = {
     "dual-each-group-reversed": {"graphs.py": [
         ("        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])] + needed[node.name]",
          "        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])][::-1] + needed[node.name][::-1]")]},
+    # other float64 formulas agree with torch's far inside the tolerance (~1e-15 relative)
+    "float64-formulas": {"functions.py": [
+        ("        return grad_output * (x > 0).to(grad_output.dtype)",
+         "        return grad_output * torch.heaviside(x, torch.zeros((), dtype=x.dtype))"),
+        ("        s = 1.0 / (1.0 + torch.exp(-x))", "        s = 0.5 + 0.5 * torch.tanh(x / 2)")]},
 }
 
 
@@ -269,6 +274,9 @@ BUGS = {
          "        ctx.save_for_backward(x.clone())\n        return x.clamp_(min=0)")]}, {"at-zero"}, "in place"),
     "relu-article-mask": ("MyReLU", {"functions.py": [   # the article's `grad_input[input < 0] = 0`
         ("(x > 0).to(grad_output.dtype)", "(x >= 0).to(grad_output.dtype)")]}, {"at-zero"}, "x.grad"),
+    "relu-float32-grad": ("MyReLU", {"functions.py": [   # gradients are checked in float64
+        ("        return grad_output * (x > 0).to(grad_output.dtype)",
+         "        return grad_output.float() * (x > 0)")]}, {"random-1", "random-2"}, "x.grad"),
     "sigmoid-exp-derivative": ("MySigmoid", {"functions.py": [
         ("        ctx.save_for_backward(s)\n        return s", "        ctx.save_for_backward(x)\n        return s"),
         ("        (s,) = ctx.saved_tensors\n        return grad_output * s * (1.0 - s)",
