@@ -212,6 +212,16 @@ CORRECT_VARIANTS = {
              "        saved += [r for r in reads if r not in saved]\n    for name in saved:\n"
              "        dual.add(name, 'saved')\n    return dual\n    consumers = graph.consumers()")],
     },
+    # the docstring fixes the group order (consumers' _grad nodes, then saved values), not the
+    # order within a group
+    "dual-each-group-reversed": {"graphs.py": [
+        ("        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])] + needed[node.name]",
+         "        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])][::-1] + needed[node.name][::-1]")]},
+    # other float64 formulas agree with torch's far inside the tolerance (~1e-15 relative)
+    "float64-formulas": {"functions.py": [
+        ("        return grad_output * (x > 0).to(grad_output.dtype)",
+         "        return grad_output * torch.heaviside(x, torch.zeros((), dtype=x.dtype))"),
+        ("        s = 1.0 / (1.0 + torch.exp(-x))", "        s = 0.5 + 0.5 * torch.tanh(x / 2)")]},
 }
 
 
@@ -264,6 +274,9 @@ BUGS = {
          "        ctx.save_for_backward(x.clone())\n        return x.clamp_(min=0)")]}, {"at-zero"}, "in place"),
     "relu-article-mask": ("MyReLU", {"functions.py": [   # the article's `grad_input[input < 0] = 0`
         ("(x > 0).to(grad_output.dtype)", "(x >= 0).to(grad_output.dtype)")]}, {"at-zero"}, "x.grad"),
+    "relu-float32-grad": ("MyReLU", {"functions.py": [   # gradients are checked in float64
+        ("        return grad_output * (x > 0).to(grad_output.dtype)",
+         "        return grad_output.float() * (x > 0)")]}, {"random-1", "random-2"}, "x.grad"),
     "sigmoid-exp-derivative": ("MySigmoid", {"functions.py": [
         ("        ctx.save_for_backward(s)\n        return s", "        ctx.save_for_backward(x)\n        return s"),
         ("        (s,) = ctx.saved_tensors\n        return grad_output * s * (1.0 - s)",
@@ -286,10 +299,19 @@ BUGS = {
         ("    graph = Graph()\n    names: dict[int, str] = {}", "    output.backward()\n    graph = Graph()\n"
                                                                "    names: dict[int, str] = {}")]},
         {"f"}, "backward"),
+    "capture-inputs-reversed": ("graph_from_torch", {"graphs.py": [
+        ("        inputs = [names[id(nxt)] for nxt, _ in fn.next_functions if nxt is not None]",
+         "        inputs = [names[id(nxt)] for nxt, _ in reversed(fn.next_functions) if nxt is not None]")]},
+        {"f", "every-op"}, "order"),
     "topo-deletes-edges": ("topo_sort", {"graphs.py": [
         ("        for nxt in consumers.get(name, []):\n            indegree[nxt] -= 1",
          "        for nxt in consumers.get(name, []):\n            graph[nxt].inputs.remove(name)\n"
          "            indegree[nxt] -= 1")]}, {"diamond", "f"}, "changed the graph"),
+    "topo-indegree-on-attrs": ("topo_sort", {"graphs.py": [
+        ("    indegree = {node.name: len(node.inputs) for node in graph}",
+         "    for node in graph:\n        node.attrs['indegree'] = len(node.inputs)\n"
+         "    indegree = {node.name: node.attrs['indegree'] for node in graph}")]},
+        {"diamond", "f"}, "attrs were modified"),
     "topo-silent-cycle-message": ("topo_sort", {"graphs.py": [
         ('raise ValueError(f"graph has a cycle through {\', \'.join(stuck[:5])}")',
          'raise ValueError("cycle detected")')]}, {"cycle", "self-loop"}, "name at least one node"),
@@ -306,6 +328,15 @@ BUGS = {
     "dual-saved-twice-for-x-times-x": ("backward_graph", {"graphs.py": [
         ("list(dict.fromkeys(node.inputs)) if need == \"inputs\"", "list(node.inputs) if need == \"inputs\"")]},
         {"square", "unused-value"}, "each once"),
+    "dual-marks-forward-attrs": ("backward_graph", {"graphs.py": [
+        ("        dual.add(f\"{node.name}_grad\", f\"{node.op}_grad\", inputs)\n    return dual",
+         "        dual.add(f\"{node.name}_grad\", f\"{node.op}_grad\", inputs)\n"
+         "        node.attrs['grad'] = f'{node.name}_grad'\n    return dual")]},
+        {"f", "square"}, "attrs were modified"),
+    "dual-saved-before-grads": ("backward_graph", {"graphs.py": [
+        ("        inputs = [f\"{c}_grad\" for c in consumers.get(node.name, [])] + needed[node.name]",
+         "        inputs = needed[node.name] + [f\"{c}_grad\" for c in consumers.get(node.name, [])]")]},
+        {"f", "every-op"}, "before a consumer's _grad"),
     "dual-edits-forward": ("backward_graph", {"graphs.py": [
         ("    dual = Graph()\n    consumers = graph.consumers()",
          "    dual = Graph()\n    consumers = graph.consumers()\n    for n in graph:\n        n.inputs.sort()")]},
@@ -408,6 +439,8 @@ def test_canonical_form_ignores_names_but_not_structure():
     assert canonical(renamed) == canonical(f)
     swapped = graph_of([("v1", "log", ["x2"])] + F_STEPS[1:])
     assert canonical(swapped) != canonical(f)
+    flipped = graph_of([(name, op, list(reversed(args))) for name, op, args in F_STEPS])
+    assert canonical(flipped) != canonical(f) and canonical(flipped, ordered=False) == canonical(f, ordered=False)
 
 
 def test_the_bench_walker_and_dual_builder_meet_lab_01s_own_contract():

@@ -186,6 +186,10 @@ BUGS = {
          "            a.value += b.value\n            return self._result(\"add\", (a, b), a.value,\n"
          "                                lambda g, out: (_unbroadcast(g, a), _unbroadcast(g, b)))\n"
          "        return self._result(\"add\", (a, b), a.value + b.value,")]}, {"rules-arrays-untouched"}, "in place"),
+    "variable-radd-commuted": ("Variable", {"reverse_mode.py": [   # values right, the tape shows x + 2.0
+        ("        return self._lift(other) + self\n", "        return self + other\n")]}, {"reflected-ops"}, "operands"),
+    "variable-rmul-commuted": ("Variable", {"reverse_mode.py": [
+        ("        return self._lift(other) * self\n", "        return self * other\n")]}, {"reflected-ops"}, "operands"),
     "grad-overwrites": ("grad", {"reverse_mode.py": [
         ("adjoint[id(x)] = adjoint[id(x)] + gx if id(x) in adjoint else gx", "adjoint[id(x)] = gx")]},
         {"fan-out-leaf", "nonleaf-reuse"}, "∂y/∂x1"),
@@ -210,6 +214,9 @@ BUGS = {
     "grad-scalar-zeros": ("grad", {"reverse_mode.py": [
         ("Variable(z, constant=True, tape=tape)) for x, z", "Variable(0.0, constant=True, tape=tape)) for x, z")]},
         {"unused-array-input"}, "has shape ()"),
+    "grad-skip-zero-adjoint": ("grad", {"reverse_mode.py": [   # an adjoint exactly 0 may still depend on x2
+        ("        if g is None:\n            continue", "        if g is None or not np.any(g.value):\n            continue")]},
+        {"second-order-zero-adjoint"}, "second derivative ∂²y/∂x1∂x2"),
     "jacobian-forward-transposed": ("jacobian_forward", {"jacobians.py": [
         ("    return np.stack(columns, axis=1)", "    return np.stack(columns, axis=0)")]},
         {"wide-6x1", "tall-1x5"}, "shape"),
@@ -268,6 +275,16 @@ def test_each_bug_loses_points_in_its_own_exercise_on_every_seed(group, tmp_path
     assert_bugs_caught(BUGS, USES, group, FOLDER, "autodiff", tmp_path)
 
 
+def test_a_commuted_reflected_op_costs_variable_not_tape(tmp_path):
+    """`2.0 + x` recorded as `x + 2.0` is Variable's bug (its reflected-ops case); Tape only
+    prints what was recorded, so its log cases keep full marks."""
+    labs = workspace(tmp_path, FOLDER, {"reverse_mode.py": [BUGS["variable-radd-commuted"][1]["reverse_mode.py"][0]]})
+    for seed in SEEDS[:2]:
+        results = grade_here(labs, "autodiff", seed=seed, only={"Tape", "Variable"})
+        assert set(failures(results, "Variable")) == {"reflected-ops"}
+        assert not failures(results, "Tape")
+
+
 def test_a_forgotten_return_reads_as_what_came_back(tmp_path):
     labs = workspace(tmp_path, FOLDER, {
         "reverse_mode.py": [("        Tape._stack.append(self)\n        return self", "        Tape._stack.append(self)")],
@@ -283,7 +300,8 @@ def test_a_forgotten_return_reads_as_what_came_back(tmp_path):
 def test_fixed_corners_are_in_every_seed_and_the_bfs_trap_traps_bfs():
     keys = [{c.key for c in SUITE.plan(seed)} for seed in SEEDS]
     fixed = {"Tape/log-every-op", "grad/leaves-share-a-name", "jvp/list-of-three", "accumulation_demo/x=0",
-             "run_backward_graph/bfs-trap", "Variable/rules-matmul-memory", "adjoint_trace/after-another-point"}
+             "run_backward_graph/bfs-trap", "Variable/rules-matmul-memory", "adjoint_trace/after-another-point",
+             "Variable/reflected-ops"}
     assert all(fixed <= k for k in keys)
     assert any(op == "neg" for _, op, _ in EVERY_OP_STEPS)
     # t0 is read by t3 directly (depth 2 from the loss) and through t1 → t2 → t3 (depth 4)

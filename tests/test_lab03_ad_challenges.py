@@ -253,6 +253,9 @@ BUGS = {
         {"grad_of_struct": ("flat-dict", "should be a float, not a Tensor"),
          "checkpoint_plan": ("sqrt-64", "segments"),
          "checkpointed_forward_backward": ("sqrt-64", "alive at the peak")}),
+    "zero-grads-first": ({   # wipes what .grad held: plain autograd accumulates
+        "checkpointing.py": [(BOUNDS, "    for layer in layers:\n        layer.zero_grad()\n" + BOUNDS)]},
+        {"checkpointed_forward_backward": ("grads-accumulate", "already held values")}),
 }
 
 

@@ -2,8 +2,8 @@
 
 For every forward node n the dual must hold `n_grad` (op `n.op + "_grad"`) whose gradient
 inputs are the `_grad` nodes of n's consumers, once per use, and whose other inputs are
-exactly the forward values n's own derivative reads (each once, each a node of op "saved")
-— and nothing else. Corners in every seed: every op once, a value used twice by one op, an
+exactly the forward values n's own derivative reads (each once, each a node of op "saved"),
+listed after the gradient inputs (the order within each group is free) — and nothing else. Corners in every seed: every op once, a value used twice by one op, an
 input nothing uses and a value nobody consumes, a forward graph listed out of order; the
 function is called twice and must leave the forward graph as it was.
 """
@@ -14,7 +14,7 @@ from collections import Counter
 from aisys.graph.dual import saved_by
 from aisys.graph.expressions import EVERY_OP_STEPS, F_STEPS, graph_of, random_steps
 from aisys.graph.ir import Graph
-from aisys.graph.plain import expect_graph, graph_output, rebuild, snapshot
+from aisys.graph.plain import changes, expect_graph, graph_output, rebuild, snapshot
 from aisys.grading.shapes import STR, dict_of, expect, list_of
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail, first_failure
 
@@ -48,7 +48,7 @@ class BackwardGraph(ExerciseCheck):
         forward = forward_of(case)
         before = snapshot(forward)
         first = graph_output(fn(forward), "backward_graph")
-        changed = [] if snapshot(forward) == before else ["the forward graph's nodes or edges were modified"]
+        changed = changes(forward, before)
         return {"dual": first, "again": graph_output(fn(forward), "backward_graph"), "changed": changed}
 
     def judge(self, case, output):
@@ -87,6 +87,10 @@ def dual_problems(forward: Graph, plain, what: str) -> Verdict:
         if Counter(saved) != Counter(wanted):
             return fail(f"{what}: {grad!r} ({node.op}) reads the wrong saved forward values ({len(saved)} listed, "
                         f"{len(wanted)} needed, each once): they are what {node.op}'s own derivative reads")
+        first_saved = next((k for k, i in enumerate(mine[grad].inputs) if not i.endswith("_grad")), None)
+        if first_saved is not None and any(i.endswith("_grad") for i in mine[grad].inputs[first_saved:]):
+            return fail(f"{what}: {grad!r} lists a saved forward value before a consumer's _grad node: its "
+                        "inputs are the consumers' _grad nodes first, then the saved values")
         saved_needed |= set(wanted)
         for value in saved:
             if value not in mine or mine[value].op != "saved" or mine[value].inputs:

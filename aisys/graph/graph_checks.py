@@ -16,7 +16,7 @@ from typing import Any
 from aisys.errors import StudentCodeError
 from aisys.graph.expressions import EVERY_OP_STEPS, F_STEPS, random_steps, run_torch
 from aisys.graph.ir import Graph
-from aisys.graph.plain import expect_graph, graph_output, rebuild, snapshot
+from aisys.graph.plain import changes, expect_graph, graph_output, rebuild, snapshot
 from aisys.graph.walk import orderable
 from aisys.grading.compare import close
 from aisys.grading.shapes import STR, Shape, describe, dict_of, expect, list_of, one_of, require
@@ -26,17 +26,23 @@ CHANGED = list_of(STR)
 X = {"x1": 1.5, "x2": 0.7}
 
 
-def canonical(graph: Graph, rounds: int = 8) -> Counter:
+def canonical(graph: Graph, rounds: int = 8, ordered: bool = True) -> Counter:
     """An isomorphism-invariant summary (Weisfeiler-Lehman refinement): start from each node's
-    op, then repeatedly relabel it with the sorted labels of its inputs *and* its consumers.
-    Names don't matter, structure does; a dangling input counts as a node of its own."""
+    op, then repeatedly relabel it with the labels of its inputs, in their listed order (a
+    node's inputs are ordered: `next_functions` order), *and* the sorted labels of its
+    consumers. Names don't matter, structure does; a dangling input counts as a node of its
+    own. `ordered=False` sorts the inputs too: the same edges, listed in any order."""
     consumers = graph.consumers()
     label = {name: node.op for name, node in graph.nodes.items()}
     for _ in range(rounds):
-        label = {name: _digest(label[name], sorted(label.get(i, "?") for i in node.inputs),
+        label = {name: _digest(label[name], _arrange([label.get(i, "?") for i in node.inputs], ordered),
                                sorted(label.get(c, "?") for c in consumers.get(name, [])))
                  for name, node in graph.nodes.items()}
     return Counter(label.values())
+
+
+def _arrange(labels: list, ordered: bool) -> list:
+    return labels if ordered else sorted(labels)
 
 
 def _digest(*parts) -> str:
@@ -87,8 +93,11 @@ def _compare_structure(plain: Any, truth: Graph, what: str) -> Verdict:
     dangling = sorted({i for n in mine for i in n.inputs if i not in mine.nodes})
     if dangling:
         return fail(f"{what}: inputs name nodes that are not in the graph: {dangling[:3]}")
-    if canonical(mine) != canonical(truth):
+    if canonical(mine, ordered=False) != canonical(truth, ordered=False):
         return fail(f"{what}: same ops, but the edges differ from torch's graph (check which node feeds which)")
+    if canonical(mine) != canonical(truth):
+        return fail(f"{what}: the right edges, but some node lists its inputs in another order than its "
+                    "next_functions (keep their order)")
     return PASS
 
 
@@ -211,7 +220,7 @@ class TopoSort(ExerciseCheck):
             return {"order": list(order)}
 
         first = call()
-        changed = [] if snapshot(graph) == before else ["the graph's nodes or edges were modified"]
+        changed = changes(graph, before)
         return {"first": first, "second": call(), "changed": changed}
 
     def judge(self, case, output):

@@ -29,8 +29,20 @@ def graph_output(value: Any, who: str) -> dict:
 
 
 def snapshot(graph: Graph) -> list:
-    """What a graph holds, to tell afterwards whether a student's function changed it."""
-    return [(n.name, n.op, list(n.inputs)) for n in graph]
+    """What a graph holds — names, ops, inputs and each node's attrs (as their repr: a student's
+    value there may not compare with ==) — to tell afterwards whether a function changed it."""
+    return [(n.name, n.op, list(n.inputs), repr(n.attrs)) for n in graph]
+
+
+def changes(graph: Graph, before: list) -> list[str]:
+    """[] when `graph` still holds what `snapshot` saw as `before`; else what changed, in words."""
+    after = snapshot(graph)
+    if after == before:
+        return []
+    if [a[:3] for a in after] == [b[:3] for b in before]:
+        node = next(a[0] for a, b in zip(after, before) if a != b)
+        return [f"node {node!r}'s attrs were modified"]
+    return ["the graph's nodes or edges were modified"]
 
 
 def expect_graph(plain: Any, what: str) -> Verdict:

@@ -53,7 +53,8 @@ def checkpointed_forward_backward(layers: Sequence[Callable[[torch.Tensor], torc
 
     Returns `(output, grad_x)`: the chain's output (detached) and ∂loss/∂x. The layers'
     parameters receive their gradients in `.grad`, exactly as `loss.backward()` on a plain
-    run would give them. Keep at most one checkpoint per segment plus one segment's
+    run would give them: added to what `.grad` already holds (gradients accumulate; never
+    zero or replace them — that is the caller's call). Keep at most one checkpoint per segment plus one segment's
     activations alive (the checks measure it with saved-tensor hooks), and recompute no
     segment twice (they count every layer call). Leave the caller's `x` and `plan` as they
     were: no `requires_grad_()` on x itself, no edits to the list.

@@ -5,7 +5,8 @@ Corners in every seed. Plans: one layer, two layers, a budget exactly at the sma
 and one below it, budget 0 (falsy, not None), n = 0, and a run of calls whose results the
 caller then edits (a cached list handed out twice shows there). Executor: one layer, one
 segment, one segment per layer, a last segment of one layer, two chains run one after the
-other; every run checks the caller's x and plan are left as they were.
+other, parameters whose .grad already holds values (backward adds to them); every run
+checks the caller's x and plan are left as they were.
 """
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ class CheckpointedForwardBackward(ExerciseCheck):
     exercise = "checkpointed_forward_backward"
     hint = ("forward under no_grad keeping only segment inputs; backward last to first: recompute one segment "
             "from its checkpoint, .backward(g), free it — no segment twice; work on x.detach(), return a "
-            "detached output")
+            "detached output; .grad accumulates (never zero it)")
     WIDTH = 16
 
     def cases(self, rng):
@@ -134,12 +135,22 @@ class CheckpointedForwardBackward(ExerciseCheck):
                 "uneven-30": ([(30, [0, 4, 13, 22])], 1), "every-layer-10": ([(10, list(range(10)))], 1),
                 "one-layer": ([(1, [0])], 1), "last-segment-of-one": ([(m, short_last)], 1),
                 "random-plan": ([(n, cuts)], 1), "two-chains": ([(24, [0, 6, 12, 18]), (n, cuts)], 1)}
-        return [Case(cid, {"runs": [{"n": k, "plan": p, "seed": int(rng.integers(1 << 30))} for k, p in rs]}, w)
-                for cid, (rs, w) in runs.items()]
+        cases = [Case(cid, {"runs": [{"n": k, "plan": p, "seed": int(rng.integers(1 << 30))} for k, p in rs]}, w)
+                 for cid, (rs, w) in runs.items()]
+        # .grad already holds values (an earlier micro-batch): backward adds to them, as plain autograd does
+        return cases + [Case("grads-accumulate", {"runs": [{"n": 16, "plan": [0, 4, 8, 12],
+                                                            "seed": int(rng.integers(1 << 30)), "prefilled": True}]})]
 
     def _chain_and_input(self, spec: dict, meter=None):
+        """The case's chain and x; with "prefilled", every parameter's .grad already holds seeded values."""
+        import torch
+
         layers = make_chain(spec["n"], self.WIDTH, seed=spec["seed"], meter=meter)
         x = tensors([np.random.default_rng(spec["seed"]).normal(size=self.WIDTH)])[0]
+        if spec.get("prefilled"):
+            earlier = np.random.default_rng(spec["seed"] + 1).normal(size=(spec["n"], 2, self.WIDTH))
+            for layer, (gw, gb) in zip(layers, earlier):
+                layer.w.grad, layer.b.grad = torch.tensor(gw), torch.tensor(gb)
         return layers, x
 
     def run(self, case, student):
@@ -202,12 +213,14 @@ class CheckpointedForwardBackward(ExerciseCheck):
             h = layer(h)
         h.sum().backward()
         n, plan = spec["n"], spec["plan"]
+        held = ("; .grad already held values before the call, and backward adds to them, as loss.backward() does"
+                if spec.get("prefilled") else "")
         verdict = first_failure(close(got["out"], h.detach().numpy(), what="the chain's output", **TOL),
                                 close(got["grad_x"], x.grad.numpy(), what="the input gradient ∂loss/∂x", **TOL),
                                 close(got["grad_w"], np.stack([l.w.grad.numpy() for l in layers]),
-                                      what="the weight gradients (index = layer, unit)", **TOL),
+                                      what=f"the weight gradients (index = layer, unit{held})", **TOL),
                                 close(got["grad_b"], np.stack([l.b.grad.numpy() for l in layers]),
-                                      what="the bias gradients (index = layer, unit)", **TOL))
+                                      what=f"the bias gradients (index = layer, unit{held})", **TOL))
         if not verdict.passed:
             return verdict
         if not got["plan_kept"]:

@@ -2,16 +2,16 @@
 
 Every seed holds the classic mistakes, each a case of its own: a leaf read on several paths,
 a non-leaf reused, `grad` called twice, constants, broadcasting, an unused array input,
-grad of grad (`create_graph=True`), a matrix product, leaves that share a name (adjoints
-keyed by `.name` collide), gradients with respect to an intermediate and to the output
+grad of grad (`create_graph=True`; also where an adjoint is exactly 0 yet depends on an
+input), a matrix product, leaves that share a name (adjoints keyed by `.name` collide), gradients with respect to an intermediate and to the output
 itself, the same input listed twice, an output that is a leaf, and a program recorded in
 a `with Tape()` block that has ended (the sweep walks the output's tape, not the current
 one). Leaf values must come back unchanged.
 """
 from __future__ import annotations
 
-from aisys.autodiff.modes.common import ARRAY_SHAPES, CHANGED, edited, gradients, leaves, open_tape, program_case, \
-    result_of, snapshot
+from aisys.autodiff.modes.common import ARRAY_SHAPES, CHANGED, draw, edited, gradients, leaves, open_tape, \
+    program_case, result_of, snapshot
 from aisys.autodiff.programs import (CONSTANT_STEPS, EVERY_OP_STEPS, F_STEPS, FAN_OUT_STEPS, MATMUL_SHAPES,
                                      MATMUL_STEPS, NONLEAF_REUSE_STEPS, evaluate)
 from aisys.autodiff.truth import INPUTS, TOL, close_list, torch_grad, torch_grad_wrt
@@ -19,6 +19,9 @@ from aisys.grading.shapes import array, dict_of, expect, list_of
 from aisys.grading.spec import Case, ExerciseCheck, fail, first_failure
 
 WRT_INTERMEDIATE = ["t0", "x1", "t4"]   # in NONLEAF_REUSE_STEPS: the reused t0, a leaf, the output itself
+#: y = (x1·x1)·x2 at x2 = 0: the adjoint of t0 is exactly 0 there, yet it depends on x2, so
+#: ∂/∂x2 of ∂y/∂x1 = 2·x1 ≠ 0 — a sweep that skips zero-valued adjoints gets 0
+ZERO_ADJOINT_STEPS = [("t0", "mul", ["x1", "x1"]), ("t1", "mul", ["t0", "x2"])]
 
 
 class GradCheck(ExerciseCheck):
@@ -46,6 +49,8 @@ class GradCheck(ExerciseCheck):
             program_case(rng, "same-input-twice", F_STEPS, wrt=["x2", "x1", "x2"]),
             Case("output-is-a-leaf", {"steps": [], "output": "x1", "values": [1.25, 0.5]}),
             program_case(rng, "after-the-with-block", NONLEAF_REUSE_STEPS, weight=2, closed_tape=True),
+            Case("second-order-zero-adjoint", {"steps": [list(s) for s in ZERO_ADJOINT_STEPS], "output": "t1",
+                                               "values": [draw(rng)[0], 0.0], "order": 2}),
         ]
 
     @staticmethod

@@ -19,7 +19,7 @@ from aisys.autodiff.programs import (CONSTANT_STEPS, EVERY_OP_STEPS, F_STEPS, MA
                                      evaluate)
 from aisys.autodiff.truth import INPUTS, TOL, close_list, tensors, torch_value
 from aisys.grading.compare import close
-from aisys.grading.shapes import INT, array, dict_of, expect, list_of
+from aisys.grading.shapes import INT, STR, array, dict_of, expect, list_of
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 
 UNARY_RULES = {"neg": "-a", "sin": "sin(a)", "cos": "cos(a)", "exp": "exp(a)", "log": "log(a)", "tanh": "tanh(a)"}
@@ -28,6 +28,10 @@ CONSTANT_RULES = [("2 - a", "sub", [2.0, "a"]), ("a ** 3", "pow", ["a", 3.0]), (
                   ("1 / a", "div", [1.0, "a"]), ("a * 0.5", "mul", ["a", 0.5])]
 SAME_OPERAND_RULES = [(label.replace("b", "a"), op, ["a", "a"]) for op, label in BINARY_RULES.items()]
 MATRIX_RULES = [("a @ b", "matmul", ["a", "b"]), ("sum(a)", "sum", ["a"])]
+#: (label, op, number): `number op a`, a reflected op — one entry, the forward op's, operands as written
+REFLECTED = [("2.0 + a", "add", 2.0), ("2.0 - a", "sub", 2.0), ("2.0 * a", "mul", 2.0), ("2.0 / a", "div", 2.0),
+             ("1.5 ** a", "pow", 1.5)]
+RECORDED = dict_of({"entries": INT, "op": STR, "forward_op": STR, "inputs": list_of(STR)})
 MEMORY_SHAPES = ([40, 30], [30, 50])   # the Jacobian of a @ b wrt a alone would hold 2000 × 1200 numbers
 MEMORY_FACTOR = 16                     # peak bytes allowed per byte of a, b and g
 
@@ -68,6 +72,7 @@ class VariableCheck(ExerciseCheck):
             rules("rules-matrix", "matrix", MATMUL_SHAPES, 2),
             rules("rules-matrix-second-order", "matrix", MATMUL_SHAPES, order=2),
             rules("rules-matmul-memory", "memory", MEMORY_SHAPES, 2),
+            Case("reflected-ops", {"reflected": True, "values": [0.75]}),
         ]
 
     @staticmethod
@@ -90,6 +95,8 @@ class VariableCheck(ExerciseCheck):
 
     def run(self, case, student):
         mod = student.module("reverse_mode.py")
+        if case.inputs.get("reflected"):
+            return _recorded_reflected(mod, case.inputs["values"][0])
         if "steps" in case.inputs:
             with open_tape(mod):
                 env = evaluate(case.inputs["steps"], dict(zip(INPUTS, leaves(mod, case.inputs["values"]))),
@@ -122,6 +129,8 @@ class VariableCheck(ExerciseCheck):
              "changed": changed}
 
     def judge(self, case, output):
+        if case.inputs.get("reflected"):
+            return _judge_reflected(output)
         if "steps" in case.inputs:
             verdict = expect(output, array(), "the program's value")
             if not verdict.passed:
@@ -171,6 +180,48 @@ class VariableCheck(ExerciseCheck):
                     f"{verdict.message} — a rule must build its gradient with Variable ops (a value computed "
                     "with numpy on .value is a constant to the next grad)")
         return PASS
+
+
+def _recorded_reflected(mod, value: float) -> dict:
+    """What each reflected op (`2.0 - a`) recorded: entries, their op, the forward op's
+    (`a - 2.0`), and the operands in recorded order ("a", the lifted number's value, or
+    "another Variable")."""
+    out = {}
+    for label, op, number in REFLECTED:
+        with open_tape(mod) as tape:
+            a = mod.Variable(value, name="a")
+            start = len(tape.entries)
+            result_of(mod.Variable)(op, apply(op, [number, a]))
+            entries = tape.entries[start:]
+            mid = len(tape.entries)
+            result_of(mod.Variable)(op, apply(op, [a, number]))
+            forward = tape.entries[mid:]
+        last = entries[-1] if entries else None
+        out[label] = {"entries": len(entries), "op": str(getattr(last, "op", "")),
+                      "forward_op": str(getattr(forward[-1], "op", "")) if forward else "",
+                      "inputs": [] if last is None else [
+                          "a" if x is a else repr(float(x.value)) if getattr(x, "constant", False)
+                          and np.ndim(x.value) == 0 else "another Variable" for x in last.inputs]}
+    return out
+
+
+def _judge_reflected(output) -> Verdict:
+    verdict = expect(output, dict_of({label: RECORDED for label, _, _ in REFLECTED}), "the reflected ops' entries")
+    if not verdict.passed:
+        return verdict
+    for label, op, number in REFLECTED:
+        got = output[label]
+        if got["entries"] != 1:
+            return fail(f"{label} recorded {got['entries']} tape entries; a reflected op lifts the number and "
+                        "reuses the forward op: one entry")
+        if got["op"] != got["forward_op"]:
+            num, symbol, a = label.split()
+            return fail(f"{label} recorded op {got['op']!r}, but {a} {symbol} {num} records {got['forward_op']!r}: "
+                        "a reflected op reuses the forward op")
+        if got["inputs"] != [repr(number), "a"]:
+            return fail(f"{label} recorded its operands as {got['inputs']}: the lifted number comes first, as "
+                        "written, so the tape shows one entry like `v1 = 2.0 - x`")
+    return PASS
 
 
 def _sweep(mod, entries: list, y, used: list, g, taped: bool = False) -> list:
