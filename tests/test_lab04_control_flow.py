@@ -188,6 +188,9 @@ BUGS = {   # rule bugs apart from lowering bugs: cond, while_loop and while_loop
         (POPS, "    _TAPE.extend(run.stacks.get(\"tape\", []))   # one tape for every call\n"
                "    for saved in reversed(_TAPE):\n")]},
         {"while_loop_grad": ("two-calls", "gradients")}),
+    "merge-forwards-the-last-live": ({"primitives.py": [
+        ("    for token in arrived:\n", "    for token in reversed(arrived):\n")]},
+        {"merge": ("two-live", "later live input")}),
 }
 
 
