@@ -197,6 +197,9 @@ BUGS = {   # rule bugs apart from lowering bugs: cond, while_loop and while_loop
         (UNROLL, "    values = tuple(loop_vars)\n    for _ in range(n):\n        values = body_fn(*values)\n"
                  "    return values")]},
         {"unroll": ("n=1", "returned a tuple")}),
+    "grad-drops-counter-cotangents": ({"loop_grad.py": [
+        (SEED_GRADS, "    grads = [float(v) for v in output_grads[:2]] + [0.0] * (len(output_grads) - 2)\n")]},
+        {"while_loop_grad": ("counter-cotangents", "gradients")}),
 }
 
 
