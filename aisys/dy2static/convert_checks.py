@@ -53,6 +53,7 @@ class ToStaticCheck(ExerciseCheck):
             Case("break-is-refused", {"fn": "break_in_loop", "refuse": "break"}),
             Case("continue-is-refused", {"fn": "continue_in_loop", "refuse": "continue"}),
             Case("return-in-branch-is-refused", {"fn": "return_in_branch", "refuse": "return"}),
+            Case("return-in-while-is-refused", {"fn": "return_in_loop", "refuse": "return"}),
             Case("exports-as-cond", {"fn": "relu_or_square", "args": [vector(rng)], "export": True,
                                      "calls": [[vector(rng, 1.0)], [vector(rng, -1.0)]]}, weight=2),
             Case("if-assigns-different-names", {"fn": "scale_one_side",
