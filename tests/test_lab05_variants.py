@@ -185,6 +185,20 @@ def test_a_return_left_in_a_while_body_loses_its_case_on_every_seed(tmp_path):
     lost_on_every_seed(results, "return-in-while-is-refused", "should raise SyntaxError")
 
 
+def test_exec_in_the_functions_own_globals_loses_points_on_every_seed_and_is_undone(tmp_path):
+    """The factory exec'd into fn.__globals__ itself (not a copy): `_jst_factory` lands in the
+    bench's module. Every case catches it — the check puts the module back each time."""
+    from aisys.dy2static import programs
+
+    labs = workspace(tmp_path, FOLDER, {"convert.py": [
+        ("    namespace = dict(fn.__globals__)\n", "    namespace = fn.__globals__\n")]})
+    before = dict(vars(programs))
+    results = grade(labs, "to_static", SEEDS, ("if-true", "break-is-refused"))
+    lost_on_every_seed(results, "if-true", "changed the globals")
+    assert "_jst_factory" in failures(results)[(0, "if-true")]
+    assert vars(programs) == before
+
+
 @pytest.mark.parametrize("bug, case_id", [
     # fresh names that collide with names the source already uses (a parameter `c_1`)
     ([("if name not in taken:", "if True:")], "names-that-look-like-ssa"),
