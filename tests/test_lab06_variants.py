@@ -192,12 +192,15 @@ def test_correct_answers_written_another_way_keep_full_marks(tmp_path, style):
      "fifo_schedule", "explicit-costs", "not its cost"),
     ({"concurrency.py": [("    costs = node_costs(graph) if costs is None else costs\n", "    costs = node_costs(graph)\n")]},
      "cost_class_schedule", "explicit-costs", "not its cost"),
+    # HEFT ties resolved to the last device listed
+    ({"schedulers.py": [("if best is None or end < best[2]:", "if best is None or end <= best[2]:")]},
+     "hetero_schedule", "training-cpu-gpu", "listed first"),
 ], ids=["one-finish-per-step", "levels-cached-across-calls", "edges-deleted", "dead-consumers-counted",
         "loss-without-params", "threshold-strict", "inline-lifo", "nothing-inline", "consumer-set",
         "class-level-table", "dtypes-read-twice", "send-per-reader", "graph-mutated", "double-booking",
         "fifo-by-priority", "list-by-arrival", "heft-without-transfers", "heft-by-start", "grads-for-data",
         "pool-of-one", "dtype-unnamed", "first-argument", "cut-edges-direct", "balanced-by-count",
-        "fifo-ignores-costs", "cost-class-ignores-costs"])
+        "fifo-ignores-costs", "cost-class-ignores-costs", "heft-ties-to-the-last"])
 def test_each_bug_loses_its_case_on_every_seed(tmp_path, bugs, exercise, case_id, words):
     slow = ("scales-like", "independent-kernels", "no-threads") if case_id not in ("independent-kernels-overlap",) \
         else ("scales-like", "no-threads")   # the timed cases run where the bug is about time
