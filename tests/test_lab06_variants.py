@@ -195,12 +195,22 @@ def test_correct_answers_written_another_way_keep_full_marks(tmp_path, style):
     # HEFT ties resolved to the last device listed
     ({"schedulers.py": [("if best is None or end < best[2]:", "if best is None or end <= best[2]:")]},
      "hetero_schedule", "training-cpu-gpu", "listed first"),
+    # the loss argument replaced by the last-listed sink
+    ({"schedulers.py": [("    sinks = graph.sinks()\n    if loss is None:",
+                         "    sinks = graph.sinks()\n    loss = sinks[-1] if len(sinks) > 1 else None\n"
+                         "    if loss is None:")]},
+     "backward_order", "loss-listed-before-a-metric", "gets no gradient"),
+    ({"schedulers.py": [("    sinks = graph.sinks()\n    if loss is None:",
+                         "    sinks = graph.sinks()\n    loss = sinks[-1] if len(sinks) > 1 else None\n"
+                         "    if loss is None:")]},
+     "backward_order", "interior-loss", ""),
 ], ids=["one-finish-per-step", "levels-cached-across-calls", "edges-deleted", "dead-consumers-counted",
         "loss-without-params", "threshold-strict", "inline-lifo", "nothing-inline", "consumer-set",
         "class-level-table", "dtypes-read-twice", "send-per-reader", "graph-mutated", "double-booking",
         "fifo-by-priority", "list-by-arrival", "heft-without-transfers", "heft-by-start", "grads-for-data",
         "pool-of-one", "dtype-unnamed", "first-argument", "cut-edges-direct", "balanced-by-count",
-        "fifo-ignores-costs", "cost-class-ignores-costs", "heft-ties-to-the-last"])
+        "fifo-ignores-costs", "cost-class-ignores-costs", "heft-ties-to-the-last", "backward-loss-ignored-metric",
+        "backward-loss-ignored-interior"])
 def test_each_bug_loses_its_case_on_every_seed(tmp_path, bugs, exercise, case_id, words):
     slow = ("scales-like", "independent-kernels", "no-threads") if case_id not in ("independent-kernels-overlap",) \
         else ("scales-like", "no-threads")   # the timed cases run where the bug is about time
