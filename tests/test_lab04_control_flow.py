@@ -188,6 +188,18 @@ BUGS = {   # rule bugs apart from lowering bugs: cond, while_loop and while_loop
         (POPS, "    _TAPE.extend(run.stacks.get(\"tape\", []))   # one tape for every call\n"
                "    for saved in reversed(_TAPE):\n")]},
         {"while_loop_grad": ("two-calls", "gradients")}),
+    "merge-forwards-the-last-live": ({"primitives.py": [
+        ("    for token in arrived:\n", "    for token in reversed(arrived):\n")]},
+        {"merge": ("two-live", "later live input")}),
+    "unroll-returns-loop-vars": ({"lowering.py": [(UNROLL, UNROLL.replace("list(loop_vars)", "loop_vars"))]},
+                                 {"unroll": ("n=0", "returned the loop_vars list")}),
+    "unroll-returns-a-tuple": ({"lowering.py": [
+        (UNROLL, "    values = tuple(loop_vars)\n    for _ in range(n):\n        values = body_fn(*values)\n"
+                 "    return values")]},
+        {"unroll": ("n=1", "returned a tuple")}),
+    "grad-drops-counter-cotangents": ({"loop_grad.py": [
+        (SEED_GRADS, "    grads = [float(v) for v in output_grads[:2]] + [0.0] * (len(output_grads) - 2)\n")]},
+        {"while_loop_grad": ("counter-cotangents", "gradients")}),
 }
 
 

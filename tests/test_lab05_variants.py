@@ -86,7 +86,7 @@ CORRECT = {
 
 # torch.cond and torch.while_loop compile their branches on every call (~0.5 s): the variants run
 # the cases their edits can change, the solutions run all of them through the CLI above
-STATIC_CASES = ("break-is-refused", "continue-is-refused", "return-in-branch-is-refused",
+STATIC_CASES = ("break-is-refused", "continue-is-refused", "return-in-branch-is-refused", "return-in-while-is-refused",
                 "if-assigns-different-names", "if-in-while", "while-with-temporary-and-default")
 CAPTURE_CASES = ("method_chain", "tiny_net", "relu_or_square")
 
@@ -174,6 +174,29 @@ def test_conversion_bugs_lose_their_cases(tmp_path):
     bad = failures(grade(labs, "to_static", (0,), ("if-true", "python-bool-stays-python")))
     assert "changed the function it was given" in bad[(0, "if-true")]
     assert len(bad) == 2
+
+
+def test_a_return_left_in_a_while_body_loses_its_case_on_every_seed(tmp_path):
+    """break and continue refused inside a while, `return` let through (converted away)."""
+    labs = workspace(tmp_path, FOLDER, {"convert.py": [(
+        '_refuse(node.body, (ast.Return, ast.Break, ast.Continue), "while loop")',
+        '_refuse(node.body, (ast.Break, ast.Continue), "while loop")')]})
+    results = grade(labs, "to_static", SEEDS, ("return-in-branch-is-refused", "return-in-while-is-refused"))
+    lost_on_every_seed(results, "return-in-while-is-refused", "should raise SyntaxError")
+
+
+def test_exec_in_the_functions_own_globals_loses_points_on_every_seed_and_is_undone(tmp_path):
+    """The factory exec'd into fn.__globals__ itself (not a copy): `_jst_factory` lands in the
+    bench's module. Every case catches it — the check puts the module back each time."""
+    from aisys.dy2static import programs
+
+    labs = workspace(tmp_path, FOLDER, {"convert.py": [
+        ("    namespace = dict(fn.__globals__)\n", "    namespace = fn.__globals__\n")]})
+    before = dict(vars(programs))
+    results = grade(labs, "to_static", SEEDS, ("if-true", "break-is-refused"))
+    lost_on_every_seed(results, "if-true", "changed the globals")
+    assert "_jst_factory" in failures(results)[(0, "if-true")]
+    assert vars(programs) == before
 
 
 @pytest.mark.parametrize("bug, case_id", [

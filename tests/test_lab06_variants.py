@@ -186,11 +186,31 @@ def test_correct_answers_written_another_way_keep_full_marks(tmp_path, style):
      "partition", "f-2-devices", "needs a send/recv pair"),
     ({"partition.py": [("    costs = node_costs(graph)\n", "    costs = {name: 1.0 for name in node_costs(graph)}\n")]},
      "partition", "skewed-costs", "cost units"),
+    # the costs argument ignored: every op runs for its node attr cost
+    ({"schedulers.py": [("simulate(graph, n_workers, node_costs(graph) if costs is None else costs, FifoQueue())",
+                         "simulate(graph, n_workers, node_costs(graph), FifoQueue())")]},
+     "fifo_schedule", "explicit-costs", "not its cost"),
+    ({"concurrency.py": [("    costs = node_costs(graph) if costs is None else costs\n", "    costs = node_costs(graph)\n")]},
+     "cost_class_schedule", "explicit-costs", "not its cost"),
+    # HEFT ties resolved to the last device listed
+    ({"schedulers.py": [("if best is None or end < best[2]:", "if best is None or end <= best[2]:")]},
+     "hetero_schedule", "training-cpu-gpu", "listed first"),
+    # the loss argument replaced by the last-listed sink
+    ({"schedulers.py": [("    sinks = graph.sinks()\n    if loss is None:",
+                         "    sinks = graph.sinks()\n    loss = sinks[-1] if len(sinks) > 1 else None\n"
+                         "    if loss is None:")]},
+     "backward_order", "loss-listed-before-a-metric", "gets no gradient"),
+    ({"schedulers.py": [("    sinks = graph.sinks()\n    if loss is None:",
+                         "    sinks = graph.sinks()\n    loss = sinks[-1] if len(sinks) > 1 else None\n"
+                         "    if loss is None:")]},
+     "backward_order", "interior-loss", ""),
 ], ids=["one-finish-per-step", "levels-cached-across-calls", "edges-deleted", "dead-consumers-counted",
         "loss-without-params", "threshold-strict", "inline-lifo", "nothing-inline", "consumer-set",
         "class-level-table", "dtypes-read-twice", "send-per-reader", "graph-mutated", "double-booking",
         "fifo-by-priority", "list-by-arrival", "heft-without-transfers", "heft-by-start", "grads-for-data",
-        "pool-of-one", "dtype-unnamed", "first-argument", "cut-edges-direct", "balanced-by-count"])
+        "pool-of-one", "dtype-unnamed", "first-argument", "cut-edges-direct", "balanced-by-count",
+        "fifo-ignores-costs", "cost-class-ignores-costs", "heft-ties-to-the-last", "backward-loss-ignored-metric",
+        "backward-loss-ignored-interior"])
 def test_each_bug_loses_its_case_on_every_seed(tmp_path, bugs, exercise, case_id, words):
     slow = ("scales-like", "independent-kernels", "no-threads") if case_id not in ("independent-kernels-overlap",) \
         else ("scales-like", "no-threads")   # the timed cases run where the bug is about time

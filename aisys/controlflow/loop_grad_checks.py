@@ -2,8 +2,9 @@
 
 Every seed has the same corners, the seed drawing the start and the cotangents: zero trips,
 one to three trips, five to eight trips (two bodies), an all-zero cotangent (gradient 0),
-a start at x = y = 0, and two calls in a row (a stack or graph kept between calls shows
-there). The lists handed in must come back unchanged.
+a start at x = y = 0, two calls in a row (a stack or graph kept between calls shows
+there), and nonzero cotangents on the counters i and n (every loop variable's cotangent
+flows back, not only x's and y's). The lists handed in must come back unchanged.
 """
 from __future__ import annotations
 
@@ -40,17 +41,19 @@ class WhileLoopGradCheck(ExerciseCheck):
             "a fresh graph per call; leave loop_vars and output_grads alone")
 
     def cases(self, rng):
-        def call(body, trips, start=None, grads=None):
+        def call(body, trips, start=None, grads=None, counter_grads=(0.0, 0.0)):
             start = start or [round(float(v), 3) for v in rng.uniform(-1, 1, size=2)]
             grads = grads or [round(float(v), 3) for v in rng.normal(size=2)]
-            return {"body": body, "vars": [*start, 0.0, float(trips)], "grads": [*grads, 0.0, 0.0]}
+            return {"body": body, "vars": [*start, 0.0, float(trips)], "grads": [*grads, *counter_grads]}
+        nonzero = lambda: round(float(rng.choice([-1, 1]) * rng.uniform(0.5, 2)), 3)  # noqa: E731
         k = lambda lo, hi: int(rng.integers(lo, hi + 1))  # noqa: E731
         plan = [("spiral-0-trips", [call("spiral", 0)], 1), ("spiral-few", [call("spiral", k(1, 3))], 2),
                 ("spiral-many", [call("spiral", k(5, 8))], 2), ("decay-few", [call("decay", k(1, 3))], 2),
                 ("decay-many", [call("decay", k(5, 8))], 2),
                 ("zero-cotangent", [call("spiral", k(2, 5), grads=[0.0, 0.0])], 1),
                 ("start-at-zero", [call("decay", k(2, 5), start=[0.0, 0.0])], 1),
-                ("two-calls", [call("decay", k(2, 5)), call("spiral", k(2, 5))], 1)]
+                ("two-calls", [call("decay", k(2, 5)), call("spiral", k(2, 5))], 1),
+                ("counter-cotangents", [call("spiral", k(1, 4), counter_grads=(nonzero(), nonzero()))], 1)]
         return [Case(cid, {"calls": calls}, w) for cid, calls, w in plan]
 
     def run(self, case, student):

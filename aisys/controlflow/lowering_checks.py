@@ -6,8 +6,9 @@ its boundary (x = 0 → the else side, output 0), one operand passed twice, a br
 returns its operand untouched, each branch reading one operand only, nested conds, two
 conds in one graph. while_loop: zero trips, one trip, outputs of 0, Collatz from 1, one Value
 as two loop variables, negative floats, two loops in a row, nested loops with per-frame
-iteration counts. unroll: n = 0 and 1, zeros, two unrolls in one graph. Lists handed to the
-student's function must come back unchanged.
+iteration counts. unroll: n = 0 and 1, zeros, two unrolls in one graph; it returns a new
+list (not the one it was given, not a tuple). Lists handed to the student's function must
+come back unchanged.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from aisys.controlflow.ops import PRIMITIVES
 from aisys.controlflow.student_code import RULE_NAMES, require_values, run_program, stub_elsewhere_is_an_error
 from aisys.errors import StudentCodeError
 from aisys.grading.compare import close
-from aisys.grading.shapes import INT, NUMBER, STR, dict_of, expect, list_of, tuple_of
+from aisys.grading.shapes import INT, NUMBER, STR, dict_of, expect, list_of, require, tuple_of
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail, first_failure
 
 COUNTS = dict_of({p: INT for p in PRIMITIVES})
@@ -171,6 +172,10 @@ class UnrollCheck(ExerciseCheck):
             out = unroll(partial(P.unroll_body, P.GRAPH_MATH), n, values)
             if len(values) != 2 or any(a is not b for a, b in zip(given, values)):
                 raise StudentCodeError("unroll changed the loop_vars list it was given: build new lists instead")
+            if out is values:
+                raise StudentCodeError(f"unroll (n={n}) returned the loop_vars list it was given: return a new "
+                                       "list, even when n is 0")
+            require(out, list, "unroll", "a list of graph Values (the two loop variables after n steps)")
             values = require_values(out, "unroll", 2, "the two loop variables after n steps")
         no_rules = SimpleNamespace(**{r: _refuse for r in RULE_NAMES})
         run = execute(g, no_rules, {"x": case.inputs["x"], "y": case.inputs["y"]})

@@ -3,8 +3,9 @@ definitions (TensorFlow's Switch/Merge/Enter/Exit/NextIteration semantics).
 
 Every seed has the same corners, the seed drawing values, tags and frame names: live tokens
 whose value is falsy (0, 0.0, False — live is the `dead` flag, never the value), dead
-tokens, inputs not yet arrived, tags at depth 0 to 2, frame names that repeat inside one
-tag (`while_0` in `while_0`), and a call repeated within a case (a rule keeps no state).
+tokens, inputs not yet arrived, two live inputs at once (the first listed wins), tags at
+depth 0 to 2, frame names that repeat inside one tag (`while_0` in `while_0`), and a call
+repeated within a case (a rule keeps no state).
 After every call the arguments must be as they were (a Merge's input list included).
 """
 from __future__ import annotations
@@ -108,7 +109,7 @@ class _RuleCheck(ExerciseCheck):
                 problems = [_compare_token(g, w) for g, w in zip(got, want)]
                 problem = next((f"{side} side: {p}" for side, p in zip(("false", "true"), problems) if p), None)
             else:
-                problem = _compare_token(got, want)
+                problem = self.compare(call["args"], got, want)
             if problem:
                 return fail(f"call {k} ({call['label']}): {problem}")
         return PASS
@@ -116,6 +117,9 @@ class _RuleCheck(ExerciseCheck):
     @staticmethod
     def expect(*args):
         raise NotImplementedError
+
+    def compare(self, args: list, got: dict | None, want: dict | None) -> str | None:
+        return _compare_token(got, want)
 
 
 def _calls(*pairs) -> dict:
@@ -175,10 +179,23 @@ class MergeCheck(_RuleCheck):
             return {"value": None, "tag": arrived[0]["tag"], "dead": True}
         return None
 
+    def compare(self, args: list, got: dict | None, want: dict | None) -> str | None:
+        problem = _compare_token(got, want)
+        later = [t for t in args[0] if t is not None and not t["dead"]][1:]
+        if problem and got is not None and any(_compare_token(got, t) is None for t in later):
+            return "forwarded a later live input: fire on the first live one in input order"
+        return problem
+
     def cases(self, rng):
         def call(label, *pattern, value=None):
             tag = _tag(rng)
             return (label, [None if p == "-" else _tok(rng, tag, dead=p == "dead", value=value) for p in pattern])
+        def live_pair(label, *pattern):
+            """Two or more live inputs with values that differ: the first live one must come out."""
+            tag, first = _tag(rng), round(float(rng.normal() * 10), 3)
+            values = iter([first, first + 1.5, first - 2.25])
+            return (label, [None if p == "-" else _tok(rng, tag, dead=p == "dead", value=next(values))
+                            for p in pattern])
         same = call("[dead, not arrived, live]", "dead", "-", "live")
         return [
             Case("loop-entry", _calls(call("[live, not arrived]", "live", "-"),
@@ -194,6 +211,9 @@ class MergeCheck(_RuleCheck):
                                     call("[dead, dead, dead]", "dead", "dead", "dead"))),
             Case("three-inputs", _calls(call("[dead, not arrived, live]", "dead", "-", "live"),
                                         call("[not arrived, dead, dead]", "-", "dead", "dead"))),
+            Case("two-live", _calls(live_pair("[live, live]", "live", "live"),
+                                    live_pair("[live, dead, live]", "live", "dead", "live"),
+                                    live_pair("[not arrived, live, live]", "-", "live", "live"))),
             Case("repeated", _calls(same, same)),
         ]
 

@@ -53,6 +53,7 @@ class ToStaticCheck(ExerciseCheck):
             Case("break-is-refused", {"fn": "break_in_loop", "refuse": "break"}),
             Case("continue-is-refused", {"fn": "continue_in_loop", "refuse": "continue"}),
             Case("return-in-branch-is-refused", {"fn": "return_in_branch", "refuse": "return"}),
+            Case("return-in-while-is-refused", {"fn": "return_in_loop", "refuse": "return"}),
             Case("exports-as-cond", {"fn": "relu_or_square", "args": [vector(rng)], "export": True,
                                      "calls": [[vector(rng, 1.0)], [vector(rng, -1.0)]]}, weight=2),
             Case("if-assigns-different-names", {"fn": "scale_one_side",
@@ -76,11 +77,12 @@ class ToStaticCheck(ExerciseCheck):
         before = (fn.__code__, fn.__defaults__, dict(fn.__dict__))
         if "refuse" in case.inputs:
             try:
-                student.get("to_static")(fn)
+                _keeping_globals(student.get("to_static"), fn)
             except SyntaxError as err:
                 return {"raised": "SyntaxError", "message": str(err)[:300]}
             return {"raised": None, "message": ""}
-        converted = require(student.get("to_static")(fn), callable, "to_static", "a function (the converted copy)")
+        converted = require(_keeping_globals(student.get("to_static"), fn), callable, "to_static",
+                            "a function (the converted copy)")
         if (fn.__code__, fn.__defaults__, dict(fn.__dict__)) != before:
             raise StudentCodeError("to_static changed the function it was given: build a new function, "
                                    "leave the original as it was")
@@ -114,6 +116,26 @@ class ToStaticCheck(ExerciseCheck):
             return shape
         return _same_as_eager(case, output["outputs"], "call {k} of the converted function") or \
             _conversion_verdict(output, ROUTE[case.inputs["fn"]])
+
+
+def _keeping_globals(to_static, fn):
+    """`to_static(fn)`, with fn's module globals as they were afterwards: names the call added
+    are deleted and names it rebound are put back (so every later case sees a clean module
+    and catches it again), and a call that touched them is the student's error."""
+    scope = fn.__globals__
+    before = dict(scope)
+    try:
+        return to_static(fn)
+    finally:
+        added = [k for k in scope if k not in before]
+        changed = [k for k, v in before.items() if k not in scope or scope[k] is not v]
+        for k in added:
+            del scope[k]
+        scope.update({k: before[k] for k in changed})
+        if added or changed:
+            names = ", ".join(sorted(added + changed)[:4]) + (", …" if len(added + changed) > 4 else "")
+            raise StudentCodeError(f"to_static changed the globals of {fn.__name__}'s module ({names}): exec the "
+                                   "generated code in a copy of fn.__globals__ and leave fn's module as it was")
 
 
 def _arguments(case: Case) -> list[tuple]:

@@ -162,6 +162,13 @@ def return_in_branch(x):
     return -x
 
 
+def return_in_loop(x):
+    while x.sum() > 1.0:
+        x = x * 0.5
+        return x
+    return -x
+
+
 # ---------------------------------------------------------------- for capture_report
 
 

@@ -1,7 +1,7 @@
 """What lab 06's checks share: calling student code on a graph without letting it change the
 graph (or the costs) behind our back, a first call on another graph with the same node names
 (state kept between calls shows up), a deadline for executors that may deadlock, and the
-shape of a timeline as it comes back."""
+shape of a timeline as it comes back, and a case that passes costs unlike the node attrs."""
 from __future__ import annotations
 
 import copy
@@ -10,7 +10,9 @@ from typing import Any, Callable
 
 from aisys.errors import StudentCodeError
 from aisys.grading.shapes import NUMBER, STR, Shape, list_of, require, tuple_of
+from aisys.grading.spec import Case
 from aisys.graph.ir import Graph
+from aisys.scheduling import builders
 from aisys.scheduling.costgraph import from_spec, to_spec
 from aisys.scheduling.timeline import Timeline
 
@@ -65,3 +67,16 @@ def with_deadline(seconds: float, fn: Callable, *args: Any, what: str) -> Any:
     if "error" in result:
         raise result["error"]
     return result.get("value")
+
+
+def explicit_costs_case(rng, **inputs) -> Case:
+    """A random graph with a `costs` mapping passed to the scheduler, unlike its node attrs:
+    a scheduler that reads the attrs anyway runs every op for the wrong time."""
+    graph = builders.random_dag(rng, 60)
+    costs = {n.name: int(rng.integers(1, 20)) for n in graph}
+    return Case("explicit-costs", {"graph": to_spec(graph), "costs": costs, **inputs}, weight=2)
+
+
+def with_costs(case: Case, *args) -> tuple:
+    """The scheduler's positional arguments: `args`, then the case's costs when it has some."""
+    return args + ((case.inputs["costs"],) if "costs" in case.inputs else ())

@@ -1,7 +1,8 @@
 """Check of `cost_class_schedule` (cheap ops inline, expensive ops to the pool).
 
 No reference timeline: the rules of the executor are properties of the result.
-- every op runs once, for its cost, after its inputs, one op per thread at a time;
+- every op runs once, for its cost (the `costs` passed, when a case passes some), after its
+  inputs, one op per thread at a time;
 - a *queued* op (a source, or cost > threshold) starts no earlier than `dispatch` after it
   became ready; the queue is FIFO by that time and greedy: no thread idles while a queued
   op is available;
@@ -14,7 +15,7 @@ from __future__ import annotations
 from aisys.grading.spec import PASS, Case, ExerciseCheck, fail
 from aisys.grading.shapes import expect
 from aisys.scheduling import builders
-from aisys.scheduling.check_tools import scheduled, slots_shape, timeline_of
+from aisys.scheduling.check_tools import explicit_costs_case, scheduled, slots_shape, timeline_of, with_costs
 from aisys.scheduling.costgraph import from_spec, node_costs, to_spec
 from aisys.scheduling.properties import EPS, fifo_problem, idle_problem, ready_times, validity_problem
 
@@ -46,19 +47,20 @@ class CostClassSchedule(ExerciseCheck):
             case("same-names-twice", wide, 3, 3, 1.0, warmup=to_spec(builders.random_dag(rng, 50))),
             case(f"random-dag-{len(wide)}-nodes", builders.random_dag(rng, int(rng.integers(40, 120))),
                  int(rng.integers(2, 5)), int(rng.integers(1, 4)), float(rng.choice([0.5, 1.0, 2.0])), weight=2),
+            explicit_costs_case(rng, n=3, threshold=8, dispatch=1.0),
         ]
 
     def run(self, case, student):
         i = case.inputs
-        return scheduled("cost_class_schedule", student.get("cost_class_schedule"), i, i["n"], i["threshold"],
-                         i["dispatch"])
+        return scheduled("cost_class_schedule", student.get("cost_class_schedule"), i,
+                         *with_costs(case, i["n"], i["threshold"], i["dispatch"]))
 
     def judge(self, case, output):
         graph = from_spec(case.inputs["graph"])
         shape = expect(output, slots_shape(len(graph)), "the timeline's slots")
         if not shape.passed:
             return shape
-        costs, timeline = node_costs(graph), timeline_of(output)
+        costs, timeline = case.inputs.get("costs") or node_costs(graph), timeline_of(output)
         threads = [f"t{k}" for k in range(case.inputs["n"])]
         problem = validity_problem(graph, timeline, threads, lambda op, t: costs[op]) \
             or cost_class_problem(graph, timeline, costs, case.inputs["threshold"], case.inputs["dispatch"],

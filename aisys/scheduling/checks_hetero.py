@@ -3,7 +3,8 @@
 Ground truth: validity with transfer times, HEFT's own placement rule (no op could have
 finished earlier on another device, given this timeline), where the work lands on a
 transfer-dominated and on a compute-dominated graph; for backward, the set of nodes that
-need a gradient and the reversed edges among them.
+need a gradient and the reversed edges among them, for the loss the case names (the only
+sink, an earlier-listed sink, or an interior node).
 """
 from __future__ import annotations
 
@@ -88,6 +89,20 @@ class BackwardOrder(ExerciseCheck):
                  Case("nothing-trainable", {"graph": no_param}),
                  Case("listed-loss-first", {"graph": to_spec(builders.listed_backwards(
                      builders.training_graph(2, forward_only=True)))})]
+        # the loss named is not the last-listed sink: a metric sink listed after it, then an interior node
+        metric = builders.training_graph(2, forward_only=True)
+        metric.add("w_norm", "mul", ["w1", "w1"], cost=1, bytes=4)
+        cases.append(Case("loss-listed-before-a-metric", {"graph": to_spec(metric), "loss": "loss"}))
+        inner = None
+        while inner is None:   # a graph where some interior node has a parameter upstream
+            graph = builders.random_dag(rng, int(rng.integers(20, 50)), sources=int(rng.integers(2, 5)))
+            for j, node in enumerate(n for n in graph if n.op == "input"):
+                node.op = "param" if j % 2 == 0 else "input"
+            sinks = set(graph.sinks())
+            inner = max((n.name for n in graph if n.inputs and n.name not in sinks),
+                        key=lambda name: len(needs_grad(graph, name)), default=None)
+            inner = inner if inner and len(needs_grad(graph, inner)) > 1 else None
+        cases.append(Case("interior-loss", {"graph": to_spec(graph), "loss": inner}, weight=2))
         for i in range(4):
             graph = builders.random_dag(rng, int(rng.integers(15, 60)), sources=int(rng.integers(2, 6)))
             for j, node in enumerate(n for n in graph if n.op == "input"):

@@ -16,7 +16,7 @@ from aisys.grading.shapes import NUMBER, dict_of, expect, require, tuple_of
 from aisys.grading.spec import PASS, Case, ExerciseCheck, Verdict, fail
 from aisys.scheduling import builders
 from aisys.scheduling.baseline import fifo_makespan
-from aisys.scheduling.check_tools import scheduled, slots_shape, timeline_of
+from aisys.scheduling.check_tools import explicit_costs_case, scheduled, slots_shape, timeline_of, with_costs
 from aisys.scheduling.costgraph import bottom_levels, from_spec, graham_bound, node_costs, to_spec
 from aisys.scheduling.properties import EPS, fifo_problem, idle_problem, priority_problem, validity_problem
 from aisys.scheduling.timeline import Timeline
@@ -76,10 +76,12 @@ class FifoSchedule(ExerciseCheck):
 
     def cases(self, rng):
         return graph_cases(rng) + [Case("chain-and-crowd", {"graph": to_spec(builders.chain_and_crowd(rng)),
-                                                             "m": 2}, weight=2)]
+                                                             "m": 2}, weight=2),
+                                   explicit_costs_case(rng, m=3)]
 
     def run(self, case, student):
-        return scheduled("fifo_schedule", student.get("fifo_schedule"), case.inputs, case.inputs["m"])
+        fn = student.get("fifo_schedule")
+        return scheduled("fifo_schedule", fn, case.inputs, *with_costs(case, case.inputs["m"]))
 
     def judge(self, case, output):
         verdict, timeline = fixed_cost_verdict(case, output)
@@ -101,9 +103,7 @@ class ListSchedule(ExerciseCheck):
         for i in range(2):
             cases.append(Case(f"chain-and-crowd-{i}", {"graph": to_spec(builders.chain_and_crowd(rng)),
                                                         "m": int(rng.integers(2, 4)), "vs_fifo": True}, weight=2))
-        graph = builders.random_dag(rng, 60)
-        costs = {n.name: int(rng.integers(1, 20)) for n in graph}
-        cases.append(Case("explicit-costs", {"graph": to_spec(graph), "m": 3, "costs": costs}, weight=2))
+        cases.append(explicit_costs_case(rng, m=3))
         # last: a student's O(n²) run may use up the case's time, and nothing after it is skipped
         cases.append(Case(f"scales-like-n-log-n-{SCALE_SIZES[0]}-to-{SCALE_SIZES[1]}-nodes",
                           {"scale_seed": int(rng.integers(2**31)), "m": 4}, weight=2))
@@ -112,8 +112,8 @@ class ListSchedule(ExerciseCheck):
     def run(self, case, student):
         if "scale_seed" in case.inputs:
             return _timed_runs(student.get("list_schedule"), case.inputs["scale_seed"], case.inputs["m"])
-        args = (case.inputs["m"],) + ((case.inputs["costs"],) if "costs" in case.inputs else ())
-        return scheduled("list_schedule", student.get("list_schedule"), case.inputs, *args)
+        fn = student.get("list_schedule")
+        return scheduled("list_schedule", fn, case.inputs, *with_costs(case, case.inputs["m"]))
 
     def judge(self, case, output):
         timed = "scale_seed" in case.inputs

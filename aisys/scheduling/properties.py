@@ -140,7 +140,9 @@ def heft_problem(graph: Graph, timeline: Timeline, devices: list, link) -> str |
     given where and when its inputs finished in *this* timeline and what was already placed
     there. Ops are visited by decreasing upward rank (the exercise's formula); how equal ranks
     are ordered is the student's choice, so "already placed" counts every other op of equal
-    or higher rank — the latest a device could have been busy until, whatever the tie order."""
+    or higher rank — the latest a device could have been busy until, whatever the tie order.
+    A device listed earlier whose finish here is exactly the op's own finish (computed here
+    the same on the op's device) was an exact tie: the first listed must have been kept."""
     from aisys.scheduling.costgraph import node_costs, topological_order
     from aisys.scheduling.devices import transfer
 
@@ -168,4 +170,11 @@ def heft_problem(graph: Graph, timeline: Timeline, devices: list, link) -> str |
                         "order: visit ops by decreasing rank (mean compute + mean transfer + max consumer rank)")
             return (f"{n!r} finishes at t={slot[n].end:.6g} on {slot[n].worker!r}, but placed on {better!r} it "
                     "would have finished earlier (transfers included): HEFT keeps the device with the earliest finish")
+        # an exact tie: this computation gives the op's own finish on its device, and exactly that on a device
+        # listed before it (the latest that device could have been free, so no earlier: a tie, first listed wins)
+        if finish[slot[n].worker] == slot[n].end:
+            first = next(d.name for d in devices if finish[d.name] == slot[n].end)
+            if first != slot[n].worker:
+                return (f"{n!r} would finish at t={slot[n].end:.6g} on {first!r} and on {slot[n].worker!r} alike, "
+                        f"and it went to {slot[n].worker!r}: on a tie HEFT keeps the device listed first")
     return None
