@@ -253,6 +253,9 @@ BUGS = {
         {"grad_of_struct": ("flat-dict", "should be a float, not a Tensor"),
          "checkpoint_plan": ("sqrt-64", "segments"),
          "checkpointed_forward_backward": ("sqrt-64", "alive at the peak")}),
+    "nan-not-a-leaf": ({   # NaN != NaN: a NaN float passes through undifferentiated
+        "structs.py": [("    if isinstance(node, float):\n", "    if isinstance(node, float) and node == node:\n")]},
+        {"grad_of_struct": ("nan-leaves", "tree['nan'] is NaN")}),
     "zero-grads-first": ({   # wipes what .grad held: plain autograd accumulates
         "checkpointing.py": [(BOUNDS, "    for layer in layers:\n        layer.zero_grad()\n" + BOUNDS)]},
         {"checkpointed_forward_backward": ("grads-accumulate", "already held values")}),

@@ -211,6 +211,8 @@ def compare_tagged(got: Any, want: Any, path: str = "tree", rtol: float = 1e-7, 
     if isinstance(want, float):
         if not isinstance(got, (int, float)) or isinstance(got, bool):
             return fail(f"the gradient at {path} should be a float, not {_kind(got)}")
+        if got != got and want == want:
+            return fail(f"the gradient at {path} is NaN (a float leaf holding NaN is a leaf like any other)")
         diff = abs(got - want)
         return PASS if diff <= atol + rtol * abs(want) else fail(off_by(got, want, f"the gradient at {path}"))
     (kind, inner), = want.items()

@@ -4,8 +4,9 @@ Every seed has the same corner trees (their float values drawn from the seed): d
 (one frozen), falsy leaves (0.0 as a float leaf, 0, False, None, empty containers, an unused
 float), a bare float, a tree with no float at all, one list object at two positions (a
 pytree's leaves are positions: each gets its own gradient), keys that collide when paths
-are flattened to strings ('a.b' beside a → b) and equal values at unrelated leaves, and
-two calls in a row on different trees.
+are flattened to strings ('a.b' beside a → b) and equal values at unrelated leaves, NaN
+leaves (a float like any other: a NaN used linearly still has a finite gradient, an unused
+one gets 0.0), and two calls in a row on different trees.
 Two more trees are drawn at random.
 """
 from __future__ import annotations
@@ -54,6 +55,8 @@ def corner_trees(rng: np.random.Generator) -> dict[str, dict]:
         "no-floats": _dict(n=_leaf("int", 3), name=_leaf("str", "square"),
                            flags={"kind": "tuple", "items": [_leaf("bool", True), _leaf("none", None)]}),
         "same-list-twice": _dict(first=shared, second=shared, w=r()),
+        # a NaN is a float leaf: the middle of three used floats (∂/∂ = 3.0 whatever its value) and an unused one
+        "nan-leaves": _dict(a=r(), nan=_f(math.nan), c=r(), skipped=_f(math.nan)),
         "colliding-keys": {"kind": "dict", "items": {"a.b": twin, "a": _dict(b=r()), "0": twin,
                                                      "items": {"kind": "list", "items": [r()]}}},
     }
@@ -61,7 +64,19 @@ def corner_trees(rng: np.random.Generator) -> dict[str, dict]:
 
 def _fn_for(cid: str, spec: dict) -> dict:
     n = len(paths(spec, "float"))
-    return weighted_fn_spec(n, n - 1 if cid == "falsy-leaves" else n)   # falsy-leaves: the last float unused
+    # falsy-leaves and nan-leaves: the last float unused
+    return weighted_fn_spec(n, n - 1 if cid in ("falsy-leaves", "nan-leaves") else n)
+
+
+def _without_nan(tagged, fill):
+    """A tagged tree with each NaN float replaced by `fill` (NaN equals nothing, itself included)."""
+    if isinstance(tagged, float):
+        return fill if math.isnan(tagged) else tagged
+    if isinstance(tagged, dict):
+        return {k: _without_nan(v, fill) for k, v in tagged.items()}
+    if isinstance(tagged, list):
+        return [_without_nan(v, fill) for v in tagged]
+    return tagged
 
 
 class GradOfStruct(ExerciseCheck):
@@ -106,9 +121,10 @@ class GradOfStruct(ExerciseCheck):
             label = f"call {k + 1} of {len(calls)}: " if len(calls) > 1 else ""
             given = tag(build(call["tree"]))
             # shape first: the same containers and fields, a float at every float leaf (values later)
-            verdict = equal(output["inputs_after"][k], given, what="grad_of_struct must not modify its input tree")
+            verdict = equal(_without_nan(output["inputs_after"][k], {"NaN": True}), _without_nan(given, {"NaN": True}),
+                            what="grad_of_struct must not modify its input tree")
             if verdict.passed:
-                verdict = compare_tagged(output["grads"][k], given, rtol=0.0, atol=math.inf)
+                verdict = compare_tagged(output["grads"][k], _without_nan(given, 0.0), rtol=0.0, atol=math.inf)
             if verdict.passed:
                 # torch on the same function gives the same bits: 1e-12 lets exact AD through, not finite differences
                 want = tag(torch_struct_grad(call["tree"], call["fn"]))
