@@ -274,6 +274,9 @@ BUGS = {
          "        ctx.save_for_backward(x.clone())\n        return x.clamp_(min=0)")]}, {"at-zero"}, "in place"),
     "relu-article-mask": ("MyReLU", {"functions.py": [   # the article's `grad_input[input < 0] = 0`
         ("(x > 0).to(grad_output.dtype)", "(x >= 0).to(grad_output.dtype)")]}, {"at-zero"}, "x.grad"),
+    "relu-returns-x-when-positive": ("MyReLU", {"functions.py": [   # the output aliases x: a caller's edit reaches x
+        ("        return x.clamp(min=0)", "        return x if bool((x > 0).all()) else x.clamp(min=0)")]},
+        {"output-edited-by-caller"}, "returned x itself"),
     "relu-float32-grad": ("MyReLU", {"functions.py": [   # gradients are checked in float64
         ("        return grad_output * (x > 0).to(grad_output.dtype)",
          "        return grad_output.float() * (x > 0)")]}, {"random-1", "random-2"}, "x.grad"),

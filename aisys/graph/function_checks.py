@@ -4,7 +4,8 @@ Beyond one call on one tensor, every seed also meets the corners: ReLU exactly a
 sigmoid at ±800 (where exp overflows), an empty tensor, a 0-d scalar, a Function applied
 twice in a row, two interleaved calls (state kept on the class instead of on `ctx` mixes
 them up), an upstream gradient shared with another branch (`f(x) + x`: modifying
-grad_output in place corrupts the other branch), and inputs that must come back unchanged.
+grad_output in place corrupts the other branch), inputs that must come back unchanged, and
+an output the caller edits in place (returning x itself, a view of it, ties x to that edit).
 """
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ NAMES = {"y": "the output y", "grad": "x.grad after backward", "jacobian": "the 
          "y_a": "the output of the first call", "y_b": "the output of the second call",
          "grad_a": "the first input's gradient", "grad_b": "the second input's gradient"}
 SIDE_EFFECTS = {"x_after": "forward changed its input x in place; return a new tensor (clamp, not clamp_)",
-                "g_after": "backward changed grad_output in place; return a new tensor (grad_output * mask)"}
+                "g_after": "backward changed grad_output in place; return a new tensor (grad_output * mask)",
+                "x_after_edit": "editing forward's output in place changed its input x: forward returned x itself "
+                                "(or a view of it); return a new tensor"}
 
 
 def _probed(cls: Any, name: str) -> Any:
@@ -65,7 +68,9 @@ class _FunctionCheck(ExerciseCheck):
                   # an empty tensor beside a real one: only code that is right on both passes
                   Case("empty", {"kind": "pair", "x": [], "b": both_signs(3).round(3).tolist(), "g": [],
                                  "gb": draw([3])}),
-                  Case("scalar", {"kind": "single", "x": float(np.round(rng.normal(), 3)), "g": 1.5})]
+                  Case("scalar", {"kind": "single", "x": float(np.round(rng.normal(), 3)), "g": 1.5}),
+                  # all positive, so the output equals x: still a tensor of its own, which the caller may edit
+                  Case("output-edited-by-caller", {"kind": "edit", "x": np.abs(both_signs(4)).round(3).tolist()})]
         if self.exercise == "MyReLU":
             cases.append(Case("at-zero", {"kind": "single", "x": [-1.0, 0.0, 0.0, 2.0], "g": [1.0, 2.0, 3.0, 4.0]}))
         else:
@@ -78,6 +83,12 @@ class _FunctionCheck(ExerciseCheck):
         import torch
 
         i = case.inputs
+        if i["kind"] == "edit":   # no autograd: the caller owns the output and doubles it in place
+            x = tensor(i["x"], False)
+            y = fn(x)
+            with torch.no_grad():
+                y.mul_(2.0)
+            return {"y": y, "x_after_edit": x}
         x, g = tensor(i["x"], True), tensor(i["g"], False)
         if i["kind"] == "pair":
             b, gb = tensor(i["b"], True), tensor(i["gb"], False)
