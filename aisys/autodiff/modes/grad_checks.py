@@ -6,7 +6,8 @@ grad of grad (`create_graph=True`; also where an adjoint is exactly 0 yet depend
 input), a matrix product, leaves that share a name (adjoints keyed by `.name` collide), gradients with respect to an intermediate and to the output
 itself, the same input listed twice, an output that is a leaf, and a program recorded in
 a `with Tape()` block that has ended (the sweep walks the output's tape, not the current
-one). Leaf values must come back unchanged.
+one). Leaf values must come back unchanged, and so must the recorded program: every
+intermediate's value and name (what `tape.log()` shows).
 """
 from __future__ import annotations
 
@@ -75,6 +76,9 @@ class GradCheck(ExerciseCheck):
     def _sweeps(self, case, mod, grad, xs: list, env: dict) -> dict:
         i = case.inputs
         before = snapshot(*(x.value for x in xs))
+        program = {n: v for n, v in env.items() if n not in INPUTS and isinstance(v, mod.Variable)}
+        recorded = snapshot(*(v.value for v in program.values()))
+        names = [v.name for v in program.values()]
         wrt = [env[name] for name in self._wrt(case)]
 
         def values(result, who: str) -> list:
@@ -86,7 +90,9 @@ class GradCheck(ExerciseCheck):
             out["again"] = values(grad(env[i["output"]], wrt), "grad (a second call)")
         if i.get("order") == 2:
             out["grads"] = values(grad(first[0], xs), "grad (of a gradient)")
-        out["changed"] = edited(before, [x.value for x in xs], [f"leaf {n}" for n in INPUTS])
+        out["changed"] = edited(before, [x.value for x in xs], [f"leaf {n}" for n in INPUTS]) + edited(
+            recorded, [v.value for v in program.values()], [f"the value of {n}" for n in program]) + [
+            f"the name of {n} was changed" for (n, v), name in zip(program.items(), names) if v.name != name]
         return out
 
     def judge(self, case, output):
@@ -109,5 +115,6 @@ class GradCheck(ExerciseCheck):
             close_list(output["again"], want, [f"{n} from the second call" for n in names], **TOL)
             if i.get("twice") else verdict)
         if verdict.passed and output["changed"]:
-            return fail(f"grad changed a leaf's value ({output['changed'][0]}): a sweep only reads the forward values")
+            return fail(f"grad changed the program it sweeps ({output['changed'][0]}): a sweep only reads the "
+                        "recorded values and names")
         return verdict
