@@ -197,6 +197,11 @@ BUGS = {   # rule bugs apart from lowering bugs: cond, while_loop and while_loop
         (UNROLL, "    values = tuple(loop_vars)\n    for _ in range(n):\n        values = body_fn(*values)\n"
                  "    return values")]},
         {"unroll": ("n=1", "returned a tuple")}),
+    "grad-needs-a-list": ({"loop_grad.py": [   # a list method on loop_vars: a tuple (a Sequence) raises
+        ("    run = execute(g, rules, {x.node: float(v) for x, v in zip(xs, loop_vars)})\n",
+         "    run = execute(g, rules, {x.node: v for x, v in zip(xs, loop_vars)})\n"
+         "    loop_vars.sort(key=lambda v: 0)\n")]},
+        {"while_loop_grad": ("tuples-in", "'tuple' object has no attribute 'sort'")}),
     "grad-drops-counter-cotangents": ({"loop_grad.py": [
         (SEED_GRADS, "    grads = [float(v) for v in output_grads[:2]] + [0.0] * (len(output_grads) - 2)\n")]},
         {"while_loop_grad": ("counter-cotangents", "gradients")}),

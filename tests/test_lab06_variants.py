@@ -117,6 +117,12 @@ def test_correct_answers_written_another_way_keep_full_marks(tmp_path, style):
                          "    for name in graph.nodes:\n        for src in graph[name].inputs:\n            if src in keep:\n"
                          "                pending[src] += 1")]},
      "backward_order", "param-feeds-a-dead-branch", "missing"),
+    # a consumer that reads a value twice counted once, yet decremented twice: ready too early
+    ({"schedulers.py": [("    for name in keep:\n        for src in graph[name].inputs:\n            if src in keep:\n"
+                         "                pending[src] += 1",
+                         "    for name in keep:\n        for src in set(graph[name].inputs):\n            if src in keep:\n"
+                         "                pending[src] += 1")]},
+     "backward_order", "two-consumers-each-read-twice", "comes before its consumer"),
     # the loss listed even when nothing trainable feeds it
     ({"schedulers.py": [("deque([loss] if loss in keep else [])", "deque([loss])")]},
      "backward_order", "nothing-trainable", "gets no gradient"),
@@ -205,7 +211,8 @@ def test_correct_answers_written_another_way_keep_full_marks(tmp_path, style):
                          "    if loss is None:")]},
      "backward_order", "interior-loss", ""),
 ], ids=["one-finish-per-step", "levels-cached-across-calls", "edges-deleted", "dead-consumers-counted",
-        "loss-without-params", "threshold-strict", "inline-lifo", "nothing-inline", "consumer-set",
+        "consumers-counted-as-a-set", "loss-without-params", "threshold-strict", "inline-lifo", "nothing-inline",
+        "consumer-set",
         "class-level-table", "dtypes-read-twice", "send-per-reader", "graph-mutated", "double-booking",
         "fifo-by-priority", "list-by-arrival", "heft-without-transfers", "heft-by-start", "grads-for-data",
         "pool-of-one", "dtype-unnamed", "first-argument", "cut-edges-direct", "balanced-by-count",

@@ -4,7 +4,8 @@ Every seed has the same corners, the seed drawing the start and the cotangents: 
 one to three trips, five to eight trips (two bodies), an all-zero cotangent (gradient 0),
 a start at x = y = 0, two calls in a row (a stack or graph kept between calls shows
 there), and nonzero cotangents on the counters i and n (every loop variable's cotangent
-flows back, not only x's and y's). The lists handed in must come back unchanged.
+flows back, not only x's and y's), and loop_vars and output_grads handed in as tuples (the
+signature takes any Sequence). The lists handed in must come back unchanged.
 """
 from __future__ import annotations
 
@@ -41,10 +42,11 @@ class WhileLoopGradCheck(ExerciseCheck):
             "a fresh graph per call; leave loop_vars and output_grads alone")
 
     def cases(self, rng):
-        def call(body, trips, start=None, grads=None, counter_grads=(0.0, 0.0)):
+        def call(body, trips, start=None, grads=None, counter_grads=(0.0, 0.0), tuples=False):
             start = start or [round(float(v), 3) for v in rng.uniform(-1, 1, size=2)]
             grads = grads or [round(float(v), 3) for v in rng.normal(size=2)]
-            return {"body": body, "vars": [*start, 0.0, float(trips)], "grads": [*grads, *counter_grads]}
+            return {"body": body, "vars": [*start, 0.0, float(trips)], "grads": [*grads, *counter_grads],
+                    "tuples": tuples}
         nonzero = lambda: round(float(rng.choice([-1, 1]) * rng.uniform(0.5, 2)), 3)  # noqa: E731
         k = lambda lo, hi: int(rng.integers(lo, hi + 1))  # noqa: E731
         plan = [("spiral-0-trips", [call("spiral", 0)], 1), ("spiral-few", [call("spiral", k(1, 3))], 2),
@@ -53,19 +55,21 @@ class WhileLoopGradCheck(ExerciseCheck):
                 ("zero-cotangent", [call("spiral", k(2, 5), grads=[0.0, 0.0])], 1),
                 ("start-at-zero", [call("decay", k(2, 5), start=[0.0, 0.0])], 1),
                 ("two-calls", [call("decay", k(2, 5)), call("spiral", k(2, 5))], 1),
-                ("counter-cotangents", [call("spiral", k(1, 4), counter_grads=(nonzero(), nonzero()))], 1)]
+                ("counter-cotangents", [call("spiral", k(1, 4), counter_grads=(nonzero(), nonzero()))], 1),
+                ("tuples-in", [call("decay", k(1, 3), tuples=True)], 1)]
         return [Case(cid, {"calls": calls}, w) for cid, calls, w in plan]
 
     def run(self, case, student):
         fn, results = student.get("while_loop_grad"), []
         for call in case.inputs["calls"]:
-            loop_vars, cotangents = list(call["vars"]), list(call["grads"])
+            box = tuple if call.get("tuples") else list   # a Sequence: a list, or a tuple in one case
+            loop_vars, cotangents = box(call["vars"]), box(call["grads"])
             with stub_elsewhere_is_an_error(self.exercise):
                 out = fn(partial(P.grad_cond, P.GRAPH_MATH), partial(P.GRAD_BODIES[call["body"]], P.GRAPH_MATH),
                          loop_vars, cotangents)
             require(out, tuple_of(list_of(NUMBER, 4), list_of(NUMBER, 4)), self.exercise,
                     "(final_vars, grads): two lists of 4 floats")
-            if loop_vars != call["vars"] or cotangents != call["grads"]:
+            if list(loop_vars) != call["vars"] or list(cotangents) != call["grads"]:
                 raise StudentCodeError("while_loop_grad changed the loop_vars or output_grads list it was given")
             results.append({"outputs": [float(v) for v in out[0]], "grads": [float(g) for g in out[1]]})
         return results

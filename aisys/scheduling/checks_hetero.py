@@ -83,8 +83,14 @@ class BackwardOrder(ExerciseCheck):
         square = [["p", "param", [], {}], ["x", "input", [], {}], ["y", "mul", ["p", "p"], {}],
                   ["z", "add", ["y", "p"], {}], ["u", "mul", ["z", "x"], {}], ["loss", "add", ["u", "y"], {}]]
         no_param = [["x", "input", [], {}], ["h", "tanh", ["x"], {}], ["loss", "add", ["h", "x"], {}]]
+        # p read twice by each of two consumers, one near the loss and one three ops deeper: counting
+        # distinct consumers, p's count reaches zero at the first of them, before the deep one is done
+        twice_twice = [["p", "param", [], {}], ["x", "input", [], {}], ["a", "mul", ["p", "p"], {}],
+                       ["h1", "tanh", ["a"], {}], ["h2", "tanh", ["h1"], {}], ["h3", "mul", ["h2", "x"], {}],
+                       ["b", "add", ["p", "p"], {}], ["loss", "add", ["h3", "b"], {}]]
         cases = [Case("training-forward", {"graph": to_spec(builders.training_graph(3, forward_only=True))}),
                  Case("used-twice", {"graph": square}),
+                 Case("two-consumers-each-read-twice", {"graph": twice_twice}),
                  Case("param-feeds-a-dead-branch", {"graph": to_spec(builders.dead_branch_training()), "loss": "loss"}),
                  Case("nothing-trainable", {"graph": no_param}),
                  Case("listed-loss-first", {"graph": to_spec(builders.listed_backwards(
