@@ -81,7 +81,18 @@ def new_group(ranks: list[int] | tuple[int, ...]) -> Any:
     if key not in _CTX.groups:
         timeout = None if _CTX.timeout_s is None else timedelta(seconds=_CTX.timeout_s)
         _CTX.groups[key] = dist.new_group(list(key), timeout=timeout, use_local_synchronization=True)
+        settle(_CTX.groups[key])
     return _CTX.groups[key]
+
+
+def settle(group: Any = None) -> None:
+    """Wait until every member has finished making `group`. gloo connects its full mesh while
+    the group is made: a member that went on at once and, its code raising, destroyed its
+    groups would close a socket a slower peer was still connecting ("connectFullMesh failed")."""
+    import torch.distributed as dist
+
+    if dist.get_backend(group) == "gloo":
+        dist.barrier(group=group)
 
 
 def prefix_group(world: int) -> Any:

@@ -60,6 +60,7 @@ def init_group(backend: str, device_type: str, local_rank: int, timeout: float, 
     _GROUP.update(backend=backend, timeout=timeout, store=store, rank=rank, world_size=world_size,
                   generation=0)
     context.configure(backend, device_type, local_rank, timeout)
+    context.settle()
 
 
 def rebuild_group() -> bool:
@@ -76,6 +77,7 @@ def rebuild_group() -> bool:
     store = dist.PrefixStore(f"generation-{_GROUP['generation']}", _GROUP["store"])
     dist.init_process_group(backend=_GROUP["backend"], store=store, rank=_GROUP["rank"],
                             world_size=_GROUP["world_size"], timeout=timedelta(seconds=_GROUP["timeout"]))
+    context.settle()
     return True
 
 
