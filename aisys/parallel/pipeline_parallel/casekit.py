@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from aisys.grading.shapes import INT, STR, describe, dict_of, expect, list_of, optional, per_rank, tuple_of
+from aisys.grading.shapes import (INT, STR, describe, dict_of, expect, list_of, optional, per_rank, require,
+                                  tuple_of)
 from aisys.grading.spec import PASS, Case, Verdict, fail
 
 PURE_WORLD = 2      # pure functions run on ranks 0 and 1 (a one-rank scope would need a group of its own)
@@ -36,6 +37,14 @@ def attempt_refusal(fn: Callable, *args: Any) -> dict:
     except Exception as err:  # the student's choice of exception is judged in the parent
         return {"raised": type(err).__name__, "message": str(err)[:300], "returned": ""}
     return {"raised": None, "message": "", "returned": describe(value)}
+
+
+def pure_call(case: Case, fn: Callable, args: tuple, name: str, shape: Any, expected: str) -> dict:
+    """A pure exercise's run: the refusal (for a case that must raise) or `{"value": ...}`,
+    checked against `shape` here so a wrong type reads as what came back."""
+    if case.inputs.get("refuse"):
+        return attempt_refusal(fn, *args)
+    return {"value": require(fn(*args), shape, call_text(name, *args), expected)}
 
 
 def judge_refusal(output: Any, call: str, why: str, numbers: tuple = ()) -> Verdict:

@@ -38,12 +38,8 @@ class PipelineBubbleCheck(ExerciseCheck):
         return cases
 
     def run(self, case, student):
-        from aisys.grading.shapes import require
-
-        fn, p, m = student.get(self.exercise), case.inputs["p"], case.inputs["m"]
-        if case.inputs.get("refuse"):
-            return kit.attempt_refusal(fn, p, m)
-        return {"value": require(fn(p, m), NUMBER, kit.call_text(self.exercise, p, m), "a number (a share of time)")}
+        args = (case.inputs["p"], case.inputs["m"])
+        return kit.pure_call(case, student.get(self.exercise), args, self.exercise, NUMBER, "a number (a share of time)")
 
     def judge(self, case, output):
         p, m = case.inputs["p"], case.inputs["m"]
@@ -79,14 +75,10 @@ class PipelineMemoryCheck(ExerciseCheck):
         return cases
 
     def run(self, case, student):
-        from aisys.grading.shapes import require
-
-        fn, inp = student.get(self.exercise), case.inputs
+        inp = case.inputs
         args = (inp["p"], inp["m"], inp["schedule"], inp["bytes"])
-        if inp.get("refuse"):
-            return kit.attempt_refusal(fn, *args)
-        return {"value": require(fn(*args), list_of(NUMBER), kit.call_text(self.exercise, *args),
-                                 "a list of peak bytes, one per stage")}
+        return kit.pure_call(case, student.get(self.exercise), args, self.exercise, list_of(NUMBER),
+                             "a list of peak bytes, one per stage")
 
     def judge(self, case, output):
         inp = case.inputs

@@ -38,13 +38,9 @@ class _ScheduleCheck(ExerciseCheck):
         return cases
 
     def run(self, case, student):
-        from aisys.grading.shapes import require
-
-        fn, p, m = student.get(self.exercise), case.inputs["p"], case.inputs["m"]
-        if case.inputs.get("refuse"):
-            return kit.attempt_refusal(fn, p, m)
-        return {"value": require(fn(p, m), SCHEDULE, kit.call_text(self.exercise, p, m),
-                                 'a list with one list of ("F", i) / ("B", i) steps per stage')}
+        args = (case.inputs["p"], case.inputs["m"])
+        return kit.pure_call(case, student.get(self.exercise), args, self.exercise, SCHEDULE,
+                             'a list with one list of ("F", i) / ("B", i) steps per stage')
 
     def judge(self, case, output):
         p, m = case.inputs["p"], case.inputs["m"]

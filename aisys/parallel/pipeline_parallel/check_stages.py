@@ -61,15 +61,10 @@ class SplitStagesCheck(ExerciseCheck):
         return cases
 
     def run(self, case, student):
-        from aisys.grading.shapes import require
-
-        fn = student.get(self.exercise)
-        costs, p = list(case.inputs["costs"]), case.inputs["stages"]
-        if case.inputs.get("refuse"):
-            return kit.attempt_refusal(fn, costs, p)
-        value = require(fn(costs, p), list_of(list_of(INT)), kit.call_text(self.exercise, costs, p),
-                        "a list of stages, each a list of layer indices")
-        return {"value": value, "intact": costs == case.inputs["costs"]}
+        costs = list(case.inputs["costs"])
+        out = kit.pure_call(case, student.get(self.exercise), (costs, case.inputs["stages"]), self.exercise,
+                            list_of(list_of(INT)), "a list of stages, each a list of layer indices")
+        return out if case.inputs.get("refuse") else {**out, "intact": costs == case.inputs["costs"]}
 
     def judge(self, case, output):
         costs, p = case.inputs["costs"], case.inputs["stages"]
