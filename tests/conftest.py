@@ -56,6 +56,32 @@ def cli_env(extra: dict | None = None) -> dict:
     return {**os.environ, "COLUMNS": "200", "PYTHONPATH": path, **(extra or {})}
 
 
+class Background:
+    """CLI runs started together and collected later: a test file's stub check and demos
+    overlap its in-process gradings in the foreground (the file's wall time). They run where a
+    student would, in a fresh checkout (STUDENT_ROOT), so paths read `labs/...`."""
+
+    def __init__(self, jobs: dict[str, tuple[str, ...]]):
+        env = cli_env({"COLUMNS": "100"})
+        self.procs = {name: subprocess.Popen([sys.executable, "-m", "aisys", *args], cwd=STUDENT_ROOT, env=env,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                      for name, args in jobs.items()}
+        self.done: dict[str, subprocess.CompletedProcess] = {}
+
+    def result(self, name: str) -> subprocess.CompletedProcess:
+        if name not in self.done:
+            proc = self.procs[name]
+            out, err = proc.communicate(timeout=300)
+            self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return self.done[name]
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
 def two_torchrun_agents(*args: str, timeout: float = 180) -> list[tuple[int, str]]:
     """`python -m aisys ARGS` under two torchrun agents (nodes) of one process each, c10d
     rendezvous on 127.0.0.1 — the path a class takes to several machines. [(exit code,

@@ -8,13 +8,11 @@ import json
 import math
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import REPO, STUBS, STUDENT_ROOT, cli_env, exercise, two_torchrun_agents, workspace
+from conftest import REPO, STUBS, STUDENT_ROOT, Background, exercise, two_torchrun_agents, workspace
 
 SLUG, FOLDER = "tensor-parallel", "08_tensor_parallel"
 EXERCISES = ("copy_to_tp", "reduce_from_tp", "gather_from_tp", "scatter_to_tp", "scatter_to_sp", "gather_from_sp",
@@ -523,32 +521,6 @@ WORKSPACES = {
 
 
 # ---------------------------------------------------------------- running them
-class Background:
-    """CLI runs started together and collected later (the stub check and the demos are light and
-    overlap the in-process gradings in the foreground: this file's wall time). They run where a
-    student's checkout would be (STUDENT_ROOT), so paths print as `labs/...`."""
-
-    def __init__(self, jobs: dict[str, tuple[str, ...]]):
-        env = cli_env({"COLUMNS": "100"})
-        self.procs = {name: subprocess.Popen([sys.executable, "-m", "aisys", *args], cwd=STUDENT_ROOT, env=env,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                      for name, args in jobs.items()}
-        self.done: dict[str, subprocess.CompletedProcess] = {}
-
-    def result(self, name: str) -> subprocess.CompletedProcess:
-        if name not in self.done:
-            proc = self.procs[name]
-            out, err = proc.communicate(timeout=300)
-            self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-        return self.done[name]
-
-    def close(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-
-
 RAISES_ON_RANK_1 = '''
 class CopyToTP(torch.autograd.Function):
     @staticmethod

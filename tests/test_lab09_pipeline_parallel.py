@@ -5,14 +5,11 @@ checks stand on (replay, laws, the stage watch) is right."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, STUBS, STUDENT_ROOT, check_json, exercise, two_torchrun_agents, workspace
+from conftest import REPO, STUBS, Background, check_json, exercise, two_torchrun_agents, workspace
 
 SLUG, FOLDER = "pipeline-parallel", "09_pipeline_parallel"
 PURE = ("split_stages", "gpipe_schedule", "one_f_one_b_schedule", "pipeline_bubble", "pipeline_memory")
@@ -95,32 +92,6 @@ def all_passed(graded: dict) -> bool:
 
 def loses_every_seed(per_seed: dict) -> bool:
     return all(not all_passed(cases) for cases in per_seed.values())
-
-
-class Background:
-    """CLI runs started together and collected later: the stub check and the two demos overlap
-    the in-process grading in the foreground (this file's wall time). They run where a student
-    would, in a fresh checkout, so paths read labs/09_pipeline_parallel/…"""
-
-    def __init__(self, jobs: dict[str, tuple[str, ...]]):
-        env = {**os.environ, "COLUMNS": "100", "PYTHONPATH": str(REPO)}
-        self.procs = {name: subprocess.Popen([sys.executable, "-m", "aisys", *args], cwd=STUDENT_ROOT, env=env,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                      for name, args in jobs.items()}
-        self.done: dict[str, subprocess.CompletedProcess] = {}
-
-    def result(self, name: str) -> subprocess.CompletedProcess:
-        if name not in self.done:
-            proc = self.procs[name]
-            out, err = proc.communicate(timeout=300)
-            self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-        return self.done[name]
-
-    def close(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
 
 
 @pytest.fixture(scope="module")
